@@ -1,0 +1,5 @@
+import sys
+
+from mnist_demo.cli import main
+
+sys.exit(main())

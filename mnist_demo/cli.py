@@ -1,0 +1,152 @@
+"""The ``mnist-demo`` command line: train, evaluate, predict and benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mnist_demo.config import DATA_ENV, DATASETS
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        help=f"folder holding MNIST/ and FashionMNIST/ (default: ${DATA_ENV}, else ./data)",
+    )
+    parser.add_argument(
+        "--no-download", action="store_true", help="never try to download a missing dataset"
+    )
+
+
+def add_train_parser(commands) -> None:
+    parser = commands.add_parser("train", help="train a SmallCNN and save its weights")
+    parser.add_argument("--dataset", default="mnist", choices=sorted(DATASETS), help="dataset")
+    parser.add_argument("--epochs", type=int, default=5, help="passes over the training set")
+    parser.add_argument("--batch-size", type=int, default=128, help="images per optimiser step")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="(peak) learning rate")
+    parser.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="optimiser")
+    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    parser.add_argument("--batch-norm", action="store_true", help="BatchNorm after each conv")
+    parser.add_argument(
+        "--schedule", default="none", choices=["none", "steplr", "onecycle"], help="LR schedule"
+    )
+    parser.add_argument("--step-size", type=int, default=2, help="StepLR: epochs between decays")
+    parser.add_argument("--gamma", type=float, default=0.5, help="StepLR: decay factor")
+    parser.add_argument("--subset", type=int, help="train on the first N training images")
+    parser.add_argument("--augment", action="store_true", help="random rotate/scale/shift/stroke")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--precision", default="auto", choices=["auto", "bf16", "fp32"],
+        help="forward-pass precision; auto uses bf16 where the CPU has it natively",
+    )
+    parser.add_argument("--out", type=Path, help="save the weights here (+ a .json sidecar)")
+    parser.add_argument("--plot", type=Path, help="save the loss/accuracy curves as a PNG")
+    parser.add_argument("--dry-run", action="store_true", help="a few batches only, to smoke-test")
+    add_data_options(parser)
+    parser.set_defaults(handler=run_train)
+
+
+def add_evaluate_parser(commands) -> None:
+    parser = commands.add_parser("evaluate", help="test accuracy, per class, confusion matrix")
+    parser.add_argument("--weights", type=Path, help="weights file (default: the shipped one)")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), help="default: the weights' own")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_data_options(parser)
+    parser.set_defaults(handler=run_evaluate)
+
+
+def add_predict_parser(commands) -> None:
+    parser = commands.add_parser("predict", help="classify image files")
+    parser.add_argument("images", nargs="+", type=Path, help="image files (PNG, JPEG, ...)")
+    parser.add_argument("--weights", type=Path, help="weights file (default: the shipped one)")
+    parser.add_argument("--dataset", default="mnist", choices=sorted(DATASETS), help="dataset")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per line")
+    parser.set_defaults(handler=run_predict)
+
+
+def add_bench_parser(commands) -> None:
+    parser = commands.add_parser("bench", help="benchmarks measured side by side in one run")
+    targets = parser.add_subparsers(dest="target", required=True)
+    train = targets.add_parser("train", help="one epoch: our engine vs the lesson's DataLoader")
+    train.add_argument("--threads", type=int, help="torch CPU threads for both (default: all)")
+    train.add_argument("--json", action="store_true", help="print one JSON object")
+    add_data_options(train)
+    train.set_defaults(handler=run_bench_train)
+    predict = targets.add_parser("predict", help="predict() latency on 280px and 800px canvases")
+    predict.add_argument("--repeats", type=int, default=300, help="timed calls per size")
+    predict.add_argument("--json", action="store_true", help="print one JSON object")
+    predict.set_defaults(handler=run_bench_predict)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mnist-demo", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_train_parser(commands)
+    add_evaluate_parser(commands)
+    add_predict_parser(commands)
+    add_bench_parser(commands)
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from mnist_demo.commands import train_command
+
+    return train_command(args, command_line())
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from mnist_demo.commands import evaluate_command
+
+    return evaluate_command(args)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from mnist_demo.predict_cli import predict_command
+
+    return predict_command(args)
+
+
+def run_bench_train(args: argparse.Namespace) -> int:
+    from mnist_demo.bench import bench_train
+
+    result = bench_train(args.data_dir, threads=args.threads)
+    print(json.dumps(result) if args.json else format_mapping(result))
+    return 0
+
+
+def run_bench_predict(args: argparse.Namespace) -> int:
+    from mnist_demo.bench import bench_predict
+
+    result = bench_predict(repeats=args.repeats)
+    print(json.dumps(result) if args.json else format_mapping(result))
+    return 0
+
+
+def format_mapping(values: dict) -> str:
+    return "\n".join(f"{key:>26}: {value}" for key, value in values.items())
+
+
+def command_line() -> str:
+    return shlex.join(["mnist-demo", *sys.argv[1:]])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Errors a user can cause (missing data, a bad weights file or image) get one line, no traceback.
+    from mnist_demo.checkpoint import CheckpointError
+    from mnist_demo.data import DatasetMissingError
+    from mnist_demo.train import TrainingDiverged
+
+    try:
+        return args.handler(args)
+    except (DatasetMissingError, CheckpointError, TrainingDiverged, ValueError, OSError) as error:
+        print(f"mnist-demo {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mnist-demo {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,62 @@
+"""Test-set evaluation: loss, accuracy, per-class accuracy and the confusion matrix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mnist_demo.data import Split
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    n: int
+    loss: float
+    accuracy: float
+    per_class_accuracy: list[float]
+    # confusion_matrix[true][predicted] counts test images.
+    confusion_matrix: list[list[int]]
+
+    def as_dict(self, class_names: tuple[str, ...]) -> dict:
+        return {
+            "n": self.n,
+            "loss": self.loss,
+            "accuracy": self.accuracy,
+            "per_class_accuracy": dict(zip(class_names, self.per_class_accuracy, strict=True)),
+            "confusion_matrix": self.confusion_matrix,
+            "class_names": list(class_names),
+        }
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    was_training = model.training
+    model.eval()
+    try:
+        batches = (
+            images[i : i + batch_size].contiguous(memory_format=torch.channels_last)
+            for i in range(0, len(images), batch_size)
+        )
+        return torch.cat([model(batch) for batch in batches])
+    finally:
+        model.train(was_training)
+
+
+def evaluate(model: nn.Module, split: Split, batch_size: int = 2000) -> Evaluation:
+    logits = predict_logits(model, split.images, batch_size)
+    labels = split.labels
+    num_classes = logits.shape[1]
+    predicted = logits.argmax(1)
+    confusion = torch.bincount(labels * num_classes + predicted, minlength=num_classes**2)
+    confusion = confusion.reshape(num_classes, num_classes)
+    per_class = confusion.diag().double() / confusion.sum(1).clamp(min=1).double()
+    return Evaluation(
+        n=len(labels),
+        loss=F.cross_entropy(logits, labels).item(),
+        accuracy=(predicted == labels).double().mean().item(),
+        per_class_accuracy=per_class.tolist(),
+        confusion_matrix=confusion.tolist(),
+    )
