@@ -1,0 +1,69 @@
+"""The mnist-demo command line, run as a user runs it (a subprocess), on the real datasets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mnist_demo.checkpoint import load_checkpoint
+
+from .conftest import REPO_ROOT
+
+
+def mnist_demo(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mnist_demo", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT,
+    )
+
+
+@pytest.mark.parametrize(("dataset", "bar"), [("mnist", 0.993), ("fashion", 0.91)])
+def test_shipped_weights_reach_their_accuracy_bar(dataset, bar):
+    result = mnist_demo("evaluate", "--dataset", dataset, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n"] == 10_000
+    assert report["accuracy"] >= bar
+    matrix = report["confusion_matrix"]
+    assert sum(map(sum, matrix)) == 10_000
+    assert sum(matrix[i][i] for i in range(10)) == round(report["accuracy"] * 10_000)
+    assert set(report["per_class_accuracy"]) == set(report["class_names"])
+
+
+def test_shipped_sidecars_record_how_they_were_made():
+    for name in ("mnist_cnn", "fashion_cnn"):
+        checkpoint = load_checkpoint(REPO_ROOT / "weights" / f"{name}.pth")
+        assert checkpoint.metadata["command"].startswith("mnist-demo train")
+        assert not checkpoint.model.config.batch_norm  # The lesson's architecture.
+
+
+def test_train_dry_run_saves_weights_sidecar_and_plot(tmp_path):
+    out, plot = tmp_path / "model.pth", tmp_path / "curves.png"
+    result = mnist_demo("train", "--dry-run", "--out", str(out), "--plot", str(plot))
+    assert result.returncode == 0, result.stderr
+    assert "epoch 1/1" in result.stdout
+    assert load_checkpoint(out).metadata["command"].startswith("mnist-demo train --dry-run")
+    assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_evaluate_reports_a_corrupt_weights_file_in_one_line(tmp_path):
+    broken = tmp_path / "broken.pth"
+    broken.write_bytes(b"\x00" * 100)
+    result = mnist_demo("evaluate", "--weights", str(broken))
+    assert result.returncode == 2
+    assert "broken.pth" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_bench_train_prints_both_pipelines_side_by_side():
+    result = mnist_demo("bench", "train", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["speedup"] == pytest.approx(
+        report["lesson_seconds_per_epoch"] / report["engine_seconds_per_epoch"], rel=0.01
+    )
+    # Speed must not cost accuracy: one epoch of either reaches the lesson's usual ~98%.
+    assert report["engine_test_accuracy"] > 0.97 and report["lesson_test_accuracy"] > 0.97
