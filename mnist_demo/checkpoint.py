@@ -86,7 +86,9 @@ def build_metadata(
     }
 
 
-def save_checkpoint(path: str | os.PathLike[str], model: SmallCNN, dataset: str, **details: Any) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike[str], model: SmallCNN, dataset: str, **details: Any
+) -> Path:
     """Save ``model`` to ``path`` (.pth) and its sidecar (.json); returns the weights path.
 
     ``details`` are passed to :func:`build_metadata` (metrics, command, train_config).
@@ -124,7 +126,9 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
             f"{path}: not a readable PyTorch weights file (corrupt, truncated or unsafe): {reason}"
         ) from error
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path}: expected a state_dict of tensors, found {type(state).__name__}")
+        raise CheckpointError(
+            f"{path}: expected a state_dict of tensors, found {type(state).__name__}"
+        )
     return state
 
 

@@ -73,14 +73,20 @@ def train_command(args: argparse.Namespace, command_line: str) -> int:
     }
     if args.out:
         path = save_checkpoint(
-            args.out, run.model, config.dataset,
-            metrics=metrics, command=command_line, train_config=asdict(config),
+            args.out,
+            run.model,
+            config.dataset,
+            metrics=metrics,
+            command=command_line,
+            train_config=asdict(config),
         )
         print(f"saved {path} and {path.with_suffix('.json')}")
     if args.plot:
         from mnist_demo.plots import save_training_plot
 
-        save_training_plot(epochs, args.plot, title=f"SmallCNN on {dataset_spec(config.dataset).title}")
+        save_training_plot(
+            epochs, args.plot, title=f"SmallCNN on {dataset_spec(config.dataset).title}"
+        )
         print(f"saved {args.plot}")
     return 0
 

@@ -185,7 +185,9 @@ def train(
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     if run.model is None:
-        run.model = SmallCNN(ModelConfig(batch_norm=config.batch_norm, num_classes=len(spec.class_names)))
+        run.model = SmallCNN(
+            ModelConfig(batch_norm=config.batch_norm, num_classes=len(spec.class_names))
+        )
     model = run.model
     # channels_last makes CPU max-pooling and convolutions much faster (pytorch#51393).
     model.to(memory_format=torch.channels_last)
@@ -202,7 +204,11 @@ def train(
             model.train()
             epoch_loss = torch.zeros(())
             epoch_correct = torch.zeros((), dtype=torch.int64)
-            window_loss, window_correct, window_samples = torch.zeros(()), torch.zeros((), dtype=torch.int64), 0
+            window_loss, window_correct, window_samples = (
+                torch.zeros(()),
+                torch.zeros((), dtype=torch.int64),
+                0,
+            )
             window_started = time.perf_counter()
             for indices in batch_indices(len(train_split), config.batch_size, True, generator):
                 if run._stop.is_set():

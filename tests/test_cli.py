@@ -16,7 +16,10 @@ from .conftest import REPO_ROOT
 def mnist_demo(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "mnist_demo", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO_ROOT,
     )
 
 

@@ -73,7 +73,8 @@ def test_divergence_is_reported():
 
 
 @pytest.mark.parametrize(
-    "bad", [dict(epochs=0), dict(optimizer="rmsprop"), dict(schedule="cosine"), dict(dataset="cifar")]
+    "bad",
+    [dict(epochs=0), dict(optimizer="rmsprop"), dict(schedule="cosine"), dict(dataset="cifar")],
 )
 def test_bad_config_is_a_value_error(bad):
     with pytest.raises(ValueError):

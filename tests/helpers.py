@@ -1,0 +1,36 @@
+"""Drawn-digit fixtures shared by the UI tests: real MNIST test digits as canvas strokes."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from mnist_demo.config import MNIST
+
+
+def digit_pixels(split, index: int) -> np.ndarray:
+    """A test digit as uint8 ink (255 = ink), 28x28."""
+    pixels = (split.images[index, 0] * MNIST.std + MNIST.mean).clamp(0, 1)
+    return (pixels.numpy() * 255).astype(np.uint8)
+
+
+def sketch_layer(split, index: int, size: int = 280) -> np.ndarray:
+    """What a Sketchpad layer holds after drawing the digit: RGB 0, the ink in the alpha channel."""
+    ink = np.asarray(
+        Image.fromarray(digit_pixels(split, index)).resize((size, size), Image.BICUBIC)
+    )
+    layer = np.zeros((size, size, 4), np.uint8)
+    layer[..., 3] = np.where(ink > 60, 255, 0)
+    return layer
+
+
+def sketch_value(split, index: int, size: int = 280) -> dict:
+    layer = sketch_layer(split, index, size)
+    background = np.full((size, size, 4), 255, np.uint8)
+    composite = background.copy()
+    composite[layer[..., 3] > 0, :3] = 0
+    return {"background": background, "layers": [layer], "composite": composite}
+
+
+def first_index_of(split, digit: int, start: int = 0) -> int:
+    return int((split.labels[start:] == digit).nonzero()[0, 0]) + start
