@@ -41,7 +41,9 @@ def add_train_parser(commands) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument(
-        "--precision", default="auto", choices=["auto", "bf16", "fp32"],
+        "--precision",
+        default="auto",
+        choices=["auto", "bf16", "fp32"],
         help="forward-pass precision; auto uses bf16 where the CPU has it natively",
     )
     parser.add_argument("--out", type=Path, help="save the weights here (+ a .json sidecar)")
@@ -79,8 +81,18 @@ def add_bench_parser(commands) -> None:
     train.set_defaults(handler=run_bench_train)
     predict = targets.add_parser("predict", help="predict() latency on 280px and 800px canvases")
     predict.add_argument("--repeats", type=int, default=300, help="timed calls per size")
+    predict.add_argument(
+        "--while-training",
+        action="store_true",
+        help="time the same calls again while a training run uses all cores but one (needs MNIST)",
+    )
     predict.add_argument("--json", action="store_true", help="print one JSON object")
+    add_data_options(predict)
     predict.set_defaults(handler=run_bench_predict)
+    api = targets.add_parser("api", help="/predict through gradio_client vs a trivial function")
+    api.add_argument("--repeats", type=int, default=100, help="timed calls per endpoint")
+    api.add_argument("--json", action="store_true", help="print one JSON object")
+    api.set_defaults(handler=run_bench_api)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,7 +134,17 @@ def run_bench_train(args: argparse.Namespace) -> int:
 def run_bench_predict(args: argparse.Namespace) -> int:
     from mnist_demo.bench import bench_predict
 
-    result = bench_predict(repeats=args.repeats)
+    result = bench_predict(
+        repeats=args.repeats, while_training=args.while_training, root=args.data_dir
+    )
+    print(json.dumps(result) if args.json else format_mapping(result))
+    return 0
+
+
+def run_bench_api(args: argparse.Namespace) -> int:
+    from mnist_demo.ui.bench_api import bench_api
+
+    result = bench_api(repeats=args.repeats)
     print(json.dumps(result) if args.json else format_mapping(result))
     return 0
 
@@ -137,7 +159,7 @@ def command_line() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # Errors a user can cause (missing data, a bad weights file or image) get one line, no traceback.
+    # Errors a user can cause (missing data, bad weights, a bad image) get one line, no traceback.
     from mnist_demo.checkpoint import CheckpointError
     from mnist_demo.data import DatasetMissingError
     from mnist_demo.train import TrainingDiverged

@@ -70,3 +70,16 @@ def test_bench_train_prints_both_pipelines_side_by_side():
     )
     # Speed must not cost accuracy: one epoch of either reaches the lesson's usual ~98%.
     assert report["engine_test_accuracy"] > 0.97 and report["lesson_test_accuracy"] > 0.97
+
+
+def test_bench_predict_times_the_same_calls_idle_and_while_training():
+    result = mnist_demo("bench", "predict", "--repeats", "20", "--while-training", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    busy = report["while_training"]
+    for stat in ("p50_ms", "p95_ms"):
+        assert set(report[stat]) == set(busy[stat]) == {"280", "800"}
+        for size, idle_ms in report[stat].items():
+            assert 0 < idle_ms and 0 < busy[stat][size]
+            ratio = report["ratio_while_training"][stat][size]
+            assert ratio == pytest.approx(busy[stat][size] / idle_ms, abs=0.01)

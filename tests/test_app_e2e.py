@@ -1,0 +1,127 @@
+"""End to end through a launched Gradio server and the real HTTP client (gradio_client)."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from mnist_demo.ui import build_demo
+from mnist_demo.ui.trainer import SLOT, Budget
+
+from .helpers import first_index_of, sketch_layer
+
+pytestmark = pytest.mark.slow
+
+# dataset, epochs, learning rate, batch size, optimizer, BatchNorm, schedule, subset, augment, seed
+QUICK_RUN = ("mnist", 1, 0.001, 64, "adam", False, "none", 2000, False, 0)
+LONG_RUN = ("mnist", 3, 0.001, 64, "adam", False, "none", 60000, False, 0)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    demo = build_demo(Budget(max_epochs=3, max_seconds=120, threads=1))
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+        enable_monitoring=False,
+    )
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def drawn_seven(mnist_test, tmp_path_factory):
+    path = tmp_path_factory.mktemp("canvas") / "layer.png"
+    Image.fromarray(sketch_layer(mnist_test, first_index_of(mnist_test, 7))).save(path)
+    return {"background": None, "layers": [handle_file(str(path))], "composite": None}
+
+
+def top_label(result) -> str | None:
+    label = result[0]
+    return label["label"] if label else None
+
+
+def confidences(result) -> dict[str, float]:
+    return {item["label"]: item["confidence"] for item in result[0]["confidences"]}
+
+
+def wait_until_free(timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while SLOT.busy and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not SLOT.busy, "the trainer was not released"
+
+
+def test_predict_api_labels_a_drawn_digit(server_url, drawn_seven):
+    result = Client(server_url, verbose=False).predict(drawn_seven, api_name="/predict")
+    assert top_label(result) == "7"
+    assert abs(sum(confidences(result).values()) - 1) < 1e-3
+    assert "7" in result[2]
+
+
+def test_predict_api_on_a_cleared_canvas_asks_for_a_drawing(server_url):
+    cleared = {"background": None, "layers": [], "composite": None}
+    result = Client(server_url, verbose=False).predict(cleared, api_name="/predict")
+    assert top_label(result) is None
+    assert "Draw a digit" in result[2]
+
+
+def test_retrain_streams_progress_and_changes_only_that_sessions_predictions(
+    server_url, drawn_seven
+):
+    learner, bystander = Client(server_url, verbose=False), Client(server_url, verbose=False)
+    shipped = confidences(bystander.predict(drawn_seven, api_name="/predict"))
+    job = learner.submit(*QUICK_RUN, api_name="/train")
+    statuses = [output[0] for output in job]
+    assert len(statuses) >= 5, statuses
+    assert "test accuracy" in job.outputs()[-1][0]
+    learner.predict(drawn_seven, api_name="/predict")
+    learner.predict(api_name="/use_model")
+    retrained = confidences(learner.predict(drawn_seven, api_name="/predict"))
+    assert retrained != shipped
+    assert confidences(bystander.predict(drawn_seven, api_name="/predict")) == shipped
+    learner.predict(api_name="/use_shipped")
+    assert confidences(learner.predict(drawn_seven, api_name="/predict")) == shipped
+    wait_until_free()
+
+
+def test_second_start_is_told_busy_and_cancel_frees_the_trainer(server_url):
+    first, second = Client(server_url, verbose=False), Client(server_url, verbose=False)
+    job = first.submit(*LONG_RUN, api_name="/train")
+    deadline = time.monotonic() + 60
+    while not SLOT.busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert SLOT.busy
+    busy = second.predict(*QUICK_RUN, api_name="/train")
+    assert "busy" in busy[0]
+    job.cancel()
+    wait_until_free()
+    again = second.submit(*QUICK_RUN, api_name="/train")
+    assert "test accuracy" in again.result()[0]
+    wait_until_free()
+
+
+def test_stop_button_ends_the_run_and_keeps_the_model_so_far(server_url):
+    client = Client(server_url, verbose=False)
+    job = client.submit(*LONG_RUN, api_name="/train")
+    deadline = time.monotonic() + 60
+    while len(job.outputs()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.predict(api_name="/stop") == "Stopping after the current step…"
+    final = job.result()[0]
+    assert "stopped at step" in final and "test accuracy" in final
+    wait_until_free()
