@@ -1,4 +1,4 @@
-"""The ``mnist-demo`` command line: train, evaluate, predict and benchmark."""
+"""The ``mnist-demo`` command line: train, evaluate, predict, explain and benchmark."""
 
 from __future__ import annotations
 
@@ -71,6 +71,16 @@ def add_predict_parser(commands) -> None:
     parser.set_defaults(handler=run_predict)
 
 
+def add_explain_parser(commands) -> None:
+    parser = commands.add_parser("explain", help="save the teaching views of one drawing as files")
+    parser.add_argument("image", type=Path, help="image file of a drawing (PNG, JPEG, ...)")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the files into")
+    parser.add_argument("--weights", type=Path, help="weights file (default: the shipped one)")
+    parser.add_argument("--dataset", default="mnist", choices=sorted(DATASETS), help="dataset")
+    parser.add_argument("--target", type=int, help="class index for the saliency (default: top)")
+    parser.set_defaults(handler=run_explain)
+
+
 def add_bench_parser(commands) -> None:
     parser = commands.add_parser("bench", help="benchmarks measured side by side in one run")
     targets = parser.add_subparsers(dest="target", required=True)
@@ -101,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_evaluate_parser(commands)
     add_predict_parser(commands)
+    add_explain_parser(commands)
     add_bench_parser(commands)
     return parser
 
@@ -121,6 +132,12 @@ def run_predict(args: argparse.Namespace) -> int:
     from mnist_demo.predict_cli import predict_command
 
     return predict_command(args)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from mnist_demo.explain import explain_command
+
+    return explain_command(args)
 
 
 def run_bench_train(args: argparse.Namespace) -> int:

@@ -99,6 +99,11 @@ class Predictor:
     def class_names(self) -> tuple[str, ...]:
         return self._served.class_names
 
+    @property
+    def model(self) -> nn.Module:
+        """The served model (a private copy in eval mode): read it, never train it in place."""
+        return self._served.model
+
     def swap(self, new: nn.Module | Checkpoint, dataset: str | None = None) -> None:
         """Serve another model from now on; predictions already running finish on the old one.
 
@@ -120,16 +125,24 @@ class Predictor:
         prepared = preprocess(image, served.spec)
         if prepared.blank:
             return Prediction({}, None, blank=True, reason=prepared.reason)
-        if torch.get_num_threads() != 1:
-            # One 28x28 image is too small to split across threads: with a training run
-            # busy on the other core, a second OpenMP thread makes a 1 ms forward pass
-            # wait tens of milliseconds. The setting is per calling thread under OpenMP.
-            torch.set_num_threads(1)
-        with torch.inference_mode():
-            logits = served.model(prepared.tensor)  # (1, num_classes)
-        probabilities = torch.softmax(logits[0].double(), dim=0).tolist()
-        named = dict(zip(served.class_names, probabilities, strict=True))
+        named = class_probabilities(served, prepared.tensor)
         return Prediction(named, prepared.picture, blank=False)
+
+    def predict_tensor(self, tensor: torch.Tensor) -> dict[str, float]:
+        """Class name -> probability for a model input already made, shape (1, 1, 28, 28)."""
+        return class_probabilities(self._served, tensor)
+
+
+def class_probabilities(served: Served, tensor: torch.Tensor) -> dict[str, float]:
+    if torch.get_num_threads() != 1:
+        # One 28x28 image is too small to split across threads: with a training run busy on
+        # the other core, a second OpenMP thread makes a 1 ms forward pass wait tens of
+        # milliseconds. The setting is per calling thread under OpenMP.
+        torch.set_num_threads(1)
+    with torch.inference_mode():
+        logits = served.model(tensor)  # (1, num_classes)
+    probabilities = torch.softmax(logits[0].double(), dim=0).tolist()
+    return dict(zip(served.class_names, probabilities, strict=True))
 
 
 _shipped: dict[str, Predictor] = {}

@@ -1,0 +1,155 @@
+"""What ``mnist-demo explain IMAGE --out DIR`` does: the teaching views of one drawing as files.
+
+The same pictures as the app's "Inside the network" panel (see :mod:`mnist_demo.analysis`), so
+that a lesson can use them without a browser: the model's input, the first-layer filters, each
+block's feature maps, the saliency overlay, the probabilities and the layer table.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from torch import nn
+
+from mnist_demo.analysis import (
+    class_probabilities,
+    feature_maps,
+    first_layer_filters,
+    format_layer_table,
+    layer_table,
+    overlay,
+    saliency,
+    tile,
+)
+from mnist_demo.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from mnist_demo.config import MNIST, DatasetSpec, dataset_spec, shipped_weights_path
+from mnist_demo.inference import Predictor
+from mnist_demo.preprocess import preprocess
+
+# Feature-map tiles are enlarged to about this many pixels a side, so 7x7 maps stay readable.
+TILE_PIXELS = 112
+INPUT_SCALE = 8
+FILTER_SCALE = 16
+
+
+def model_source(
+    source: nn.Module | Checkpoint | Predictor, spec: DatasetSpec | None
+) -> tuple[nn.Module, DatasetSpec, tuple[str, ...]]:
+    """The model, dataset and class names of a loaded checkpoint, a predictor or a bare model."""
+    if isinstance(source, Checkpoint):
+        return source.model, dataset_spec(source.dataset), source.class_names
+    if isinstance(source, Predictor):
+        return source.model, source.spec, source.class_names
+    spec = spec or MNIST
+    return source, spec, spec.class_names
+
+
+def explain_to_files(
+    image: Any,
+    source: nn.Module | Checkpoint | Predictor,
+    out_dir: Path,
+    target: int | None = None,
+    *,
+    spec: DatasetSpec | None = None,
+) -> list[Path]:
+    """Write the teaching views of ``image`` into ``out_dir`` and return the paths written.
+
+    ``source`` is a loaded checkpoint, a predictor or a SmallCNN (then ``spec`` says its dataset,
+    MNIST by default). The saliency shows the evidence for ``target``, by default the predicted
+    class. Raises ValueError for a blank drawing, an unreadable image or a bad target.
+    """
+    model, spec, class_names = model_source(source, spec)
+    prepared = preprocess(image, spec)
+    if prepared.blank:
+        raise ValueError(f"nothing to explain: the image is blank ({prepared.reason})")
+    if target is not None and not 0 <= target < len(class_names):
+        raise ValueError(f"the target must be a class index from 0 to {len(class_names) - 1}")
+    probabilities = class_probabilities(model, prepared.tensor)
+    chosen = int(probabilities.argmax()) if target is None else target
+    pictures = {
+        "input.png": np.kron(prepared.picture, np.ones((INPUT_SCALE, INPUT_SCALE), np.uint8)),
+        "filters.png": tile(first_layer_filters(model), scale=FILTER_SCALE, signed=True),
+    }
+    for name, maps in feature_maps(model, prepared.tensor).items():
+        pictures[f"{name}.png"] = tile(maps, scale=max(1, TILE_PIXELS // maps.shape[-1]))
+    heat = saliency(model, prepared.tensor, chosen)
+    pictures["saliency.png"] = overlay(prepared.picture, heat)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, picture in pictures.items():
+        Image.fromarray(picture).save(out_dir / name)
+        written.append(out_dir / name)
+    written.append(
+        save_probability_chart(probabilities, class_names, out_dir / "probabilities.png")
+    )
+    layers = out_dir / "layers.txt"
+    layers.write_text(format_layer_table(layer_table(model)))
+    written.append(layers)
+    return written
+
+
+def save_probability_chart(
+    probabilities: np.ndarray, class_names: Sequence[str], path: Path
+) -> Path:
+    """A horizontal bar per class, the predicted one highlighted, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # No screen needed; the figure only goes to a file.
+    from matplotlib import pyplot as plt
+
+    top = int(probabilities.argmax())
+    colours = ["tab:orange" if index == top else "tab:blue" for index in range(len(probabilities))]
+    figure, axis = plt.subplots(figsize=(5, 4))
+    positions = np.arange(len(probabilities))
+    axis.barh(positions, probabilities, color=colours)
+    axis.set_yticks(positions, labels=list(class_names))
+    axis.invert_yaxis()  # The first class at the top, as in a list.
+    axis.set(xlim=(0, 1), xlabel="probability", title=f"Prediction: {class_names[top]}")
+    for position, value in zip(positions, probabilities, strict=True):
+        axis.text(min(value, 0.85) + 0.01, position, f"{value:.1%}", va="center", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+DESCRIPTIONS = {
+    "input.png": "the 28x28 image the model sees",
+    "filters.png": "the first layer's 3x3 filters (red rewards ink, blue punishes it)",
+    "conv1.png": "block 1 feature maps after ReLU",
+    "pool1.png": "block 1 after max-pooling",
+    "conv2.png": "block 2 feature maps after ReLU",
+    "pool2.png": "block 2 after max-pooling: all the classifier sees",
+    "saliency.png": "where the ink holds the evidence",
+    "probabilities.png": "the ten class probabilities",
+    "layers.txt": "every layer, its output shape and parameters",
+}
+
+
+def load_source(args: argparse.Namespace) -> Checkpoint:
+    """The checkpoint named by --weights, else the shipped weights for --dataset."""
+    if args.weights:
+        return load_checkpoint(args.weights)
+    path = shipped_weights_path(args.dataset)
+    checkpoint = load_checkpoint(path)
+    if checkpoint.dataset != dataset_spec(args.dataset).name:
+        raise CheckpointError(f"{path}: holds a {checkpoint.dataset} model, not {args.dataset}")
+    return checkpoint
+
+
+def explain_command(args: argparse.Namespace) -> int:
+    """Write the views and print one line per file (errors reach cli.main as ValueError)."""
+    checkpoint = load_source(args)
+    paths = explain_to_files(args.image, checkpoint, args.out, args.target)
+    evidence = "the predicted class" if args.target is None else f"class {args.target}"
+    for path in paths:
+        description = DESCRIPTIONS.get(path.name, "")
+        if path.name == "saliency.png":
+            description += f" for {evidence}"
+        print(f"{path}: {description}")
+    return 0
