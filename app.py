@@ -1,7 +1,10 @@
 """Run the app: ``python app.py`` (add ``--share`` for a public link for a classroom)."""
 
 import argparse
+import sys
 
+from mnist_demo.checkpoint import CheckpointError
+from mnist_demo.inference import shipped_predictor
 from mnist_demo.ui import build_demo, launch_options
 
 demo = build_demo()
@@ -12,4 +15,8 @@ if __name__ == "__main__":
         "--share", action="store_true", help="also serve on a public gradio.live link"
     )
     args = parser.parse_args()
+    try:
+        shipped_predictor("mnist")  # A broken weights file stops here, named, not per visitor.
+    except CheckpointError as error:
+        sys.exit(f"app.py: cannot start: {error}")
     demo.launch(share=args.share, **launch_options())

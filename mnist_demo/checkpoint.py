@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -42,8 +43,8 @@ def sidecar_path(weights_path: str | os.PathLike[str]) -> Path:
     return Path(weights_path).with_suffix(".json")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, flush it to disk, then rename over ``path``."""
+def staged_file(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a temporary file beside ``path`` and flush it to disk; returns its path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -51,10 +52,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    return Path(temporary)
 
 
 def state_dict_bytes(model: torch.nn.Module) -> bytes:
@@ -95,9 +96,19 @@ def save_checkpoint(
     """
     path = Path(path)
     metadata = build_metadata(model, dataset, **details)
+    # Both files are written and flushed before either replaces the old pair: a process killed
+    # while writing (the slow part) leaves the old weights with their own sidecar. A kill
+    # between the two renames below is handled when loading (see build_model).
+    staged = [staged_file(path, state_dict_bytes(model))]
+    try:
+        sidecar = (json.dumps(metadata, indent=2) + "\n").encode()
+        staged.append(staged_file(sidecar_path(path), sidecar))
+    except BaseException:
+        staged[0].unlink(missing_ok=True)
+        raise
     # The weights go first: a sidecar never describes a file that is not there yet.
-    atomic_write_bytes(path, state_dict_bytes(model))
-    atomic_write_bytes(sidecar_path(path), (json.dumps(metadata, indent=2) + "\n").encode())
+    os.replace(staged[0], path)
+    os.replace(staged[1], sidecar_path(path))
     return path
 
 
@@ -115,13 +126,28 @@ def read_metadata(path: Path) -> dict[str, Any]:
     return metadata
 
 
+def load_failure_reason(error: Exception) -> str:
+    """torch's reason in one line, without its advice to retry with ``weights_only=False``
+    (which would run whatever code the file carries)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if lines[0].startswith("Weights only load failed"):
+        # The specific reason follows the "WeightsUnpickler error:" line.
+        marker = next((i for i, line in enumerate(lines) if "WeightsUnpickler error" in line), None)
+        if marker is not None and marker + 1 < len(lines):
+            return f"unpickling stopped at: {lines[marker + 1]}"
+        return "it holds more than tensors, and loading it could run code"
+    return lines[0]
+
+
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such weights file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a bad file; all mean "unusable".
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = load_failure_reason(error)
         raise CheckpointError(
             f"{path}: not a readable PyTorch weights file (corrupt, truncated or unsafe): {reason}"
         ) from error
@@ -139,6 +165,40 @@ def infer_model_config(state: dict[str, torch.Tensor], metadata: dict[str, Any])
     return ModelConfig(batch_norm=any(name.endswith("running_mean") for name in state))
 
 
+def config_from_state(state: dict[str, torch.Tensor]) -> ModelConfig:
+    """The SmallCNN architecture a state_dict was saved from, read from its tensor shapes."""
+    blocks = sorted({int(name.split(".")[1]) for name in state if name.startswith("features.")})
+    convs = [state[f"features.{block}.0.weight"] for block in blocks]  # (out, in, 3, 3) each
+    hidden = state["classifier.1.weight"]  # (hidden_units, channels * side * side)
+    side = math.isqrt(hidden.shape[1] // convs[-1].shape[0])
+    return ModelConfig(
+        batch_norm=any(name.endswith("running_mean") for name in state),
+        in_channels=convs[0].shape[1],
+        image_size=side * 2 ** len(convs),
+        conv_channels=tuple(conv.shape[0] for conv in convs),
+        hidden_units=hidden.shape[0],
+        num_classes=state["classifier.4.weight"].shape[0],
+    )
+
+
+def build_model(state: dict[str, torch.Tensor], metadata: dict[str, Any]) -> SmallCNN:
+    model = SmallCNN(infer_model_config(state, metadata))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as mismatch:
+        if "model" not in metadata:
+            raise
+        # The two files are renamed one after the other (ext4 can take milliseconds over a
+        # rename): a save killed in between leaves its weights beside the previous sidecar.
+        # The weights' own shapes still say which SmallCNN they are (tests/test_faults.py).
+        try:
+            model = SmallCNN(config_from_state(state))
+            model.load_state_dict(state)
+        except (KeyError, IndexError, ValueError, RuntimeError):
+            raise mismatch from None
+    return model
+
+
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Load a model in eval mode, or raise :class:`CheckpointError` naming the file."""
     path = Path(path)
@@ -146,8 +206,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     state = load_state_dict(path)
     try:
         spec = dataset_spec(str(metadata.get("dataset", "mnist")))
-        model = SmallCNN(infer_model_config(state, metadata))
-        model.load_state_dict(state)
+        model = build_model(state, metadata)
     except (ValueError, TypeError, RuntimeError) as error:
         first_line = str(error).strip().splitlines()[0]
         raise CheckpointError(

@@ -40,7 +40,7 @@ def sketchpad_ink(value: dict) -> np.ndarray | None:
     if unknown:
         raise ValueError(
             f"a dict must be a Sketchpad value with keys {sorted(SKETCHPAD_KEYS)}; "
-            f"got unexpected keys {sorted(unknown)}"
+            f"got unexpected keys {sorted(unknown, key=repr)}"  # Keys of any type.
         )
     layers = value.get("layers")
     layers = [] if layers is None else layers
@@ -110,8 +110,15 @@ def pil_pixels(image: Image.Image) -> np.ndarray:
     if mode.startswith("I") or mode == "F":
         # 16-bit, 32-bit and float images go through the numpy path, which knows their scales.
         values = np.asarray(image)
-        if mode == "I" and values.size and values.max() > 255:
-            values = values / 65535  # A 32-bit integer image holding 16-bit samples.
+        if mode.startswith("I"):
+            # 16- and 32-bit integer modes hold 16-bit samples, or 8-bit ones when nothing is
+            # above 255 (what Pillow's convert("I;16") makes of an 8-bit image: read as 16-bit
+            # samples it was all black, "nothing drawn").
+            values = (
+                values / 65535
+                if values.size and values.max() > 255
+                else values.astype(np.int32, copy=False)
+            )
         return array_pixels(values)
     has_alpha = mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info
     if mode in ("1", "L", "LA", "La"):

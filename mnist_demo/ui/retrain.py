@@ -99,44 +99,55 @@ def train_for_visitor(
     """
     config, note = fit_to_budget(config, budget)
     with slot.hold():
-        run = TrainingRun(config)
-        session.active_run = run
-        charts = Charts()
-        started = time.monotonic()
-        steps_per_epoch = math.ceil(min(config.subset or 60_000, 60_000) / config.batch_size)
-        yield Update(f"{note}Loading {dataset_spec(config.dataset).title}…", 0.0, charts)
-        for event in run:
-            charts.add(event, steps_per_epoch)
-            if time.monotonic() - started > budget.max_seconds:
-                note += f"Stopped at this server's {budget.max_seconds:.0f} s limit. "
-                run.stop()
-            status = note + status_line(event, config, started)
-            watch = watch_drawing(run, config.dataset, session.drawing)
-            yield Update(status, event.progress, charts, watch)
-        if not run.history:
-            yield Update(note + "Stopped before the first step: no model to keep.", 1.0, charts)
-            return
-        last = run.history[-1]
-        if isinstance(last, EpochEvent):
-            accuracy, loss = last.test_accuracy, last.test_loss
-        else:  # Stopped mid-epoch: score it honestly before it is kept, and chart the score.
-            test = evaluate(run.model, load_split(config.dataset, train=False))
-            accuracy, loss = test.accuracy, test.loss
-            charts.add_test(last.step / steps_per_epoch, loss, accuracy)
-        completed = sum(isinstance(event, EpochEvent) for event in run.history)
-        metrics = {
-            "test_accuracy": accuracy,
-            "test_loss": loss,
-            "epochs_completed": completed,
-            "steps": run.history[-1].step,
-            "seconds": round(time.monotonic() - started, 1),
-        }
-        session.keep_trained(run.model, config.dataset, metrics, dataclasses.asdict(config))
-        how = "finished" if run.completed else f"stopped at step {metrics['steps']}"
-        status = (
-            f"{note}Training {how} in {metrics['seconds']:.0f} s: test accuracy "
-            f"{accuracy:.2%}. Press “Use this model” to draw with it."
-        )
+        try:
+            yield from run_in_slot(config, note, session, budget)
+        finally:
+            # A diverged, failed or abandoned run must not leave a Stop button aimed at it.
+            session.active_run = None
+
+
+def run_in_slot(
+    config: TrainConfig, note: str, session: Session, budget: Budget
+) -> Iterator[Update]:
+    """The run itself, once the trainer is held: progress updates, then the kept model."""
+    run = TrainingRun(config)
+    session.active_run = run
+    charts = Charts()
+    started = time.monotonic()
+    steps_per_epoch = math.ceil(min(config.subset or 60_000, 60_000) / config.batch_size)
+    yield Update(f"{note}Loading {dataset_spec(config.dataset).title}…", 0.0, charts)
+    for event in run:
+        charts.add(event, steps_per_epoch)
+        if time.monotonic() - started > budget.max_seconds:
+            note += f"Stopped at this server's {budget.max_seconds:.0f} s limit. "
+            run.stop()
+        status = note + status_line(event, config, started)
         watch = watch_drawing(run, config.dataset, session.drawing)
-        session.active_run = None
-        yield Update(status, 1.0, charts, watch, finished=True)
+        yield Update(status, event.progress, charts, watch)
+    if not run.history:
+        yield Update(note + "Stopped before the first step: no model to keep.", 1.0, charts)
+        return
+    last = run.history[-1]
+    if isinstance(last, EpochEvent):
+        accuracy, loss = last.test_accuracy, last.test_loss
+    else:  # Stopped mid-epoch: score it honestly before it is kept, and chart the score.
+        test = evaluate(run.model, load_split(config.dataset, train=False))
+        accuracy, loss = test.accuracy, test.loss
+        charts.add_test(last.step / steps_per_epoch, loss, accuracy)
+    completed = sum(isinstance(event, EpochEvent) for event in run.history)
+    metrics = {
+        "test_accuracy": accuracy,
+        "test_loss": loss,
+        "epochs_completed": completed,
+        "steps": run.history[-1].step,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    session.keep_trained(run.model, config.dataset, metrics, dataclasses.asdict(config))
+    how = "finished" if run.completed else f"stopped at step {metrics['steps']}"
+    status = (
+        f"{note}Training {how} in {metrics['seconds']:.0f} s: test accuracy "
+        f"{accuracy:.2%}. Press “Use this model” to draw with it."
+    )
+    watch = watch_drawing(run, config.dataset, session.drawing)
+    session.active_run = None
+    yield Update(status, 1.0, charts, watch, finished=True)

@@ -6,8 +6,11 @@ visitors except the read-only shipped predictors.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
+import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,9 @@ from mnist_demo.config import dataset_spec
 from mnist_demo.inference import Predictor, shipped_predictor
 from mnist_demo.model import SmallCNN
 from mnist_demo.train import TrainingRun
+from mnist_demo.ui.trainer import env_number
+
+MAX_SESSIONS_ENV = "MNIST_DEMO_MAX_SESSIONS"
 
 
 @dataclass
@@ -40,10 +46,15 @@ class Session:
     # The run in progress, so that this visitor's Stop button can end it gracefully.
     active_run: TrainingRun | None = field(default=None, repr=False)
     download_dir: str | None = field(default=None, repr=False)
+    # Open teaching panels follow every stroke; closed ones cost nothing.
+    panels_open: set[str] = field(default_factory=set)
+    # "Teach it your handwriting": drawings this visitor labelled (PersonalExample), per dataset.
+    personal: dict[str, list] = field(default_factory=dict, repr=False)
 
     def predictor(self) -> Predictor:
-        if self.use_trained and self.trained is not None:
-            return self.trained.predictor
+        trained = self.trained  # Read once: the cap on kept models may drop it at any moment.
+        if self.use_trained and trained is not None:
+            return trained.predictor
         return shipped_predictor(self.dataset)
 
     @property
@@ -51,7 +62,12 @@ class Session:
         if self.use_trained and self.trained is not None:
             accuracy = self.trained.metrics.get("test_accuracy")
             score = f", {accuracy:.2%} test accuracy" if accuracy is not None else ""
-            return f"your retrained {dataset_spec(self.trained.dataset).title} model{score}"
+            how = (
+                "fine-tuned"
+                if "fine_tuned_on_drawings" in self.trained.train_config
+                else "retrained"
+            )
+            return f"your {how} {dataset_spec(self.trained.dataset).title} model{score}"
         return f"the shipped {dataset_spec(self.dataset).title} model"
 
     def keep_trained(
@@ -60,6 +76,13 @@ class Session:
         self.trained = TrainedModel(
             model, dataset, metrics, train_config, Predictor.from_model(model, dataset)
         )
+        KEPT.add(self, env_number(MAX_SESSIONS_ENV, 200))
+
+    def drop_trained(self) -> None:
+        """Forget the retrained model (freeing it): predictions go back to the shipped model."""
+        KEPT.discard(self)
+        self.use_trained = False
+        self.trained = None
 
     def use_trained_model(self, use: bool) -> None:
         if use and self.trained is None:
@@ -72,7 +95,7 @@ class Session:
         """Write this session's model and sidecar to a private temporary folder for download."""
         if self.trained is None:
             raise ValueError("There is no retrained model to download yet.")
-        self.close()
+        self.remove_downloads()
         self.download_dir = tempfile.mkdtemp(prefix="mnist-demo-")
         trained = self.trained
         stem = "mnist_cnn" if trained.dataset == "mnist" else f"{trained.dataset}_cnn"
@@ -92,9 +115,59 @@ class Session:
         self.active_run.stop()
         return True
 
-    def close(self) -> None:
-        """Free what the session holds on disk (called when Gradio drops the session)."""
-        self.stop_training()
+    def remove_downloads(self) -> None:
         if self.download_dir:
             shutil.rmtree(self.download_dir, ignore_errors=True)
             self.download_dir = None
+
+    def close(self) -> None:
+        """Free what the session holds: its run, files, model and drawing (the delete_callback).
+
+        Gradio may keep the Session object itself for a while after this, so the model and the
+        drawing are dropped here rather than left to the garbage collector.
+        """
+        self.stop_training()
+        self.remove_downloads()
+        self.drop_trained()
+        self.drawing = None
+
+
+class KeptModels:
+    """The sessions holding a retrained model, oldest first: past the cap the oldest lose theirs.
+
+    Gradio's ``state_session_capacity`` bounds sessions only when the app is launched with
+    ``launch_options()``, and evicts them without calling ``delete_callback``; this bounds the
+    models (about 1.6 MB each with the predictor's copy) however the app is launched.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens = itertools.count()
+        # Weak: a session Gradio has dropped is not kept alive by this list.
+        self._sessions: weakref.WeakValueDictionary[int, Session] = weakref.WeakValueDictionary()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def add(self, session: Session, capacity: int) -> None:
+        evicted = []
+        with self._lock:
+            self._remove(session)
+            self._sessions[next(self._tokens)] = session
+            while len(self._sessions) > capacity:
+                oldest = next(iter(self._sessions))
+                evicted.append(self._sessions.pop(oldest))
+        for old in evicted:  # Outside the lock: drop_trained calls discard.
+            old.drop_trained()
+
+    def discard(self, session: Session) -> None:
+        with self._lock:
+            self._remove(session)
+
+    def _remove(self, session: Session) -> None:
+        for token, kept in list(self._sessions.items()):
+            if kept is session:
+                del self._sessions[token]
+
+
+KEPT = KeptModels()
