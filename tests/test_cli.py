@@ -80,6 +80,6 @@ def test_bench_predict_times_the_same_calls_idle_and_while_training():
     for stat in ("p50_ms", "p95_ms"):
         assert set(report[stat]) == set(busy[stat]) == {"280", "800"}
         for size, idle_ms in report[stat].items():
-            assert 0 < idle_ms and 0 < busy[stat][size]
+            assert idle_ms > 0 and busy[stat][size] > 0
             ratio = report["ratio_while_training"][stat][size]
             assert ratio == pytest.approx(busy[stat][size] / idle_ms, abs=0.01)

@@ -8,6 +8,10 @@ import gradio as gr
 
 from mnist_demo.config import dataset_spec
 from mnist_demo.ui.draw_tab import SELECT_BRUSH_JS, build_draw_tab, classify
+from mnist_demo.ui.evaluate_tab import build_evaluate_tab
+from mnist_demo.ui.handwriting import build_handwriting_panel, finetune_session, gallery_of
+from mnist_demo.ui.inside import build_inside_panels
+from mnist_demo.ui.presets import CONTROLS, parse_preset
 from mnist_demo.ui.retrain_tab import DATASET_CHOICES, build_retrain_tab
 from mnist_demo.ui.session import Session
 from mnist_demo.ui.trainer import Budget, env_number
@@ -24,7 +28,8 @@ CSS = """
 
 INTRO = """# Draw a digit · watch a CNN learn
 Draw on the canvas: the lesson's small convolutional network (206,922 parameters) classifies
-your drawing after every stroke. The **Retrain** tab trains it from scratch, live."""
+your drawing after every stroke. Open the panels under the canvas to look inside it, **Evaluate**
+it on the test set, or **Retrain** it from scratch and watch it learn."""
 
 
 def close_session(session: Session) -> None:
@@ -34,7 +39,12 @@ def close_session(session: Session) -> None:
 def switch_dataset(dataset: str, session: Session):
     session.dataset = dataset_spec(dataset).name
     session.use_trained = False
-    return (*classify(session.drawing, session), dataset)
+    return (*classify(session.drawing, session), dataset, *handwriting_labels(session))
+
+
+def handwriting_labels(session: Session):
+    names = session.predictor().class_names
+    return gr.Dropdown(choices=list(names), value=None), gallery_of(session)
 
 
 def use_model(use: bool, session: Session):
@@ -56,26 +66,115 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
         session = gr.State(Session(), time_to_live=ttl, delete_callback=close_session)
         gr.Markdown(INTRO)
         dataset = gr.Radio(DATASET_CHOICES, value="mnist", label="Model", elem_id="dataset")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Draw", id="draw"):
-                _, draw_outputs = build_draw_tab(session, predict_concurrency)
+                draw_outputs, draw_events = build_draw_tab(session, predict_concurrency)
+                panels = build_inside_panels(session)
+                handwriting = build_handwriting_panel(session)
+            with gr.Tab("Evaluate", id="evaluate"):
+                build_evaluate_tab(session)
             with gr.Tab("Retrain", id="retrain"):
-                train_dataset, use, back, _ = build_retrain_tab(session, budget)
+                retrain = build_retrain_tab(session, budget)
+        wire_panels(panels, draw_events, session)
         dataset.change(
             switch_dataset,
             [dataset, session],
-            [*draw_outputs, train_dataset],
+            [*draw_outputs, retrain.controls["dataset"], handwriting.label, handwriting.gallery],
             show_progress="hidden",
         )
-        use.click(
-            lambda s: use_model(True, s), session, [*draw_outputs, dataset], api_name="use_model"
+        for button, use in ((retrain.use, True), (retrain.back, False)):
+            button.click(
+                lambda s, use=use: use_model(use, s),
+                session,
+                [*draw_outputs, dataset],
+                api_name="use_model" if use else "use_shipped",
+            )
+
+        def tune(state: Session):
+            outcome = finetune_session(state, budget)
+            return outcome.status, *classify(state.drawing, state), state.dataset
+
+        handwriting.tune.click(
+            tune,
+            session,
+            [handwriting.status, *draw_outputs, dataset],
+            api_name="finetune",
+            concurrency_limit=4,  # As for Start: a second visitor hears "busy" at once.
+            concurrency_id="train",
         )
-        back.click(
-            lambda s: use_model(False, s), session, [*draw_outputs, dataset], api_name="use_shipped"
+
+        def apply_preset(state: Session, request: gr.Request):
+            preset = parse_preset(dict(request.query_params), budget)
+            for problem in preset.problems:
+                gr.Warning(f"Link setting {problem}")
+            updates = [
+                gr.update(value=preset.values[name]) if name in preset.values else gr.update()
+                for name in CONTROLS
+            ]
+            picked = preset.values.get("dataset")
+            if picked:
+                state.dataset = picked
+            if preset.tab == "inside":  # The Draw tab, with the network panel open.
+                state.panels_open.add("inside")
+            tab = {"inside": "draw"}.get(preset.tab, preset.tab)
+            return (
+                *updates,
+                gr.update(value=picked) if picked else gr.update(),
+                gr.update(visible="advanced" not in preset.hide),
+                gr.Tabs(selected=tab) if tab else gr.update(),
+                gr.update(open=True) if preset.tab == "inside" else gr.update(),
+            )
+
+        demo.load(
+            apply_preset,
+            session,
+            [
+                *retrain.controls.values(),
+                dataset,
+                retrain.advanced,
+                tabs,
+                panels.accordions[0],
+            ],
+            api_name=False,
+            queue=False,
         )
         demo.load(None, js=SELECT_BRUSH_JS)
+        # Registers the new session for expiry at once, before its first stroke.
+        demo.load(lambda state: state, session, session, api_name=False, queue=False)
     demo.queue(max_size=env_number(QUEUE_SIZE_ENV, 64), default_concurrency_limit=2)
     return demo
+
+
+def wire_panels(panels, draw_events, session: gr.State) -> None:
+    """Open panels follow every stroke; closed ones skip their work entirely."""
+
+    def refresh_if_open(*values):
+        state = values[-1]
+        if not state.panels_open:
+            return [gr.skip()] * len(panels.outputs)
+        return panels.refresh(*values)
+
+    for event in draw_events:
+        event.then(
+            refresh_if_open,
+            panels.inputs,
+            panels.outputs,
+            show_progress="hidden",
+            trigger_mode="always_last",
+            concurrency_id="predict",
+            api_name=False,
+        )
+    for name, accordion in zip(("inside", "preprocessing"), panels.accordions, strict=True):
+
+        def opened(*values, name=name):
+            values[-1].panels_open.add(name)
+            return panels.refresh(*values)
+
+        def closed(state: Session, name=name):
+            state.panels_open.discard(name)
+
+        accordion.expand(opened, panels.inputs, panels.outputs, show_progress="hidden")
+        accordion.collapse(closed, session, None, queue=False)
 
 
 def launch_options() -> dict:

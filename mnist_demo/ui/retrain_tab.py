@@ -3,15 +3,20 @@ re-classified as the network learns."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
 import gradio as gr
 import pandas as pd
 
 from mnist_demo.config import DATASETS
 from mnist_demo.train import OPTIMIZERS, SCHEDULES, TrainConfig, TrainingDiverged
+from mnist_demo.ui.presets import CONTROLS, preset_query
 from mnist_demo.ui.retrain import train_for_visitor
 from mnist_demo.ui.session import Session
 from mnist_demo.ui.trainer import Budget, TrainerBusy
 
+logger = logging.getLogger(__name__)
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
 BATCH_SIZES = [32, 64, 128, 256, 512]
 DATASET_CHOICES = [(spec.title, spec.name) for spec in DATASETS.values()]
@@ -84,8 +89,9 @@ def start_training(
             None,
             None,
         )
-    finally:
-        session.active_run = None
+    except Exception as error:  # noqa: BLE001 (the visitor gets a message; the slot is free)
+        logger.exception("training failed")  # The host's log keeps the traceback.
+        yield f"⚠️ Training failed: {error}. Nothing was kept.", loss, accuracy, None, None
 
 
 def stop_training(session: Session) -> str:
@@ -110,7 +116,7 @@ def build_retrain_tab(session: gr.State, budget: Budget):
             batch_size = gr.Dropdown(BATCH_SIZES, value=128, label="Batch size")
             optimizer = gr.Radio(list(OPTIMIZERS), value="adam", label="Optimizer")
             schedule = gr.Radio(list(SCHEDULES), value="none", label="Learning-rate schedule")
-            with gr.Accordion("More settings", open=False):
+            with gr.Accordion("More settings", open=False, elem_id="advanced") as advanced:
                 subset = gr.Slider(1000, 60000, value=60000, step=1000, label="Training images")
                 batch_norm = gr.Checkbox(label="BatchNorm after each convolution")
                 augment = gr.Checkbox(label="Augment (rotate, scale, shift, stroke width)")
@@ -118,6 +124,12 @@ def build_retrain_tab(session: gr.State, budget: Budget):
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="start")
                 stop = gr.Button("Stop", variant="stop", elem_id="stop")
+            with gr.Accordion("Share these settings", open=False, elem_id="share"):
+                hide_advanced = gr.Checkbox(label="Hide the advanced settings in the link")
+                copy = gr.Button("Copy link to these settings", elem_id="copy-link")
+                link = gr.Textbox(
+                    label="Link", show_label=False, interactive=False, elem_id="preset-link"
+                )
         with gr.Column(scale=2):
             status = gr.Markdown(
                 "Press **Start** to train the lesson's SmallCNN from scratch.",
@@ -159,21 +171,28 @@ def build_retrain_tab(session: gr.State, budget: Budget):
         *controls, state = values
         yield from start_training(*controls, state, budget=budget, progress=progress)
 
+    # In the order start_training takes them (presets.CONTROLS).
+    controls = dict(
+        zip(
+            CONTROLS,
+            [
+                dataset,
+                epochs,
+                learning_rate,
+                batch_size,
+                optimizer,
+                batch_norm,
+                schedule,
+                subset,
+                augment,
+                seed,
+            ],
+            strict=True,
+        )
+    )
     train_event = start.click(
         run,
-        [
-            dataset,
-            epochs,
-            learning_rate,
-            batch_size,
-            optimizer,
-            batch_norm,
-            schedule,
-            subset,
-            augment,
-            seed,
-            session,
-        ],
+        [*controls.values(), session],
         [status, loss_chart, accuracy_chart, watch, downloads],
         api_name="train",
         show_progress="minimal",
@@ -183,4 +202,32 @@ def build_retrain_tab(session: gr.State, budget: Budget):
         concurrency_id="train",
     )
     stop.click(stop_training, session, status, api_name="stop", queue=False)
-    return dataset, use, back, train_event
+
+    def make_link(hide, *values):
+        return preset_query(dict(zip(CONTROLS, values, strict=True)), hide=bool(hide))
+
+    # The server knows the settings, only the page knows its own address (behind a proxy, as on
+    # Spaces): the server writes the query, the page prefixes its address and copies it.
+    copy.click(make_link, [hide_advanced, *controls.values()], link, queue=False).then(
+        None, link, link, js=COPY_LINK_JS
+    )
+    return RetrainTab(controls, advanced, use, back, train_event)
+
+
+@dataclass
+class RetrainTab:
+    controls: dict[str, gr.components.Component]  # by presets.CONTROLS name
+    advanced: gr.Accordion
+    use: gr.Button
+    back: gr.Button
+    train_event: object
+
+
+COPY_LINK_JS = """
+(query) => {
+  if (!query || query.startsWith("http")) return query;
+  const url = window.location.origin + window.location.pathname + "?" + query;
+  if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => {});
+  return url;
+}
+"""

@@ -1,0 +1,93 @@
+"""Lessons by link: parsing query parameters into Retrain settings, and back."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+import pytest
+
+from mnist_demo.ui.presets import CONTROLS, parse_preset, preset_query
+from mnist_demo.ui.trainer import Budget
+
+BUDGET = Budget(max_epochs=10, max_seconds=600, threads=1)
+
+
+def test_a_teachers_link_sets_every_control():
+    query = {
+        "dataset": "fashion",
+        "epochs": "3",
+        "lr": "0.003",
+        "batch": "64",
+        "optimizer": "sgd",
+        "bn": "1",
+        "schedule": "steplr",
+        "subset": "5000",
+        "augment": "yes",
+        "seed": "7",
+        "hide": "advanced",
+        "tab": "retrain",
+    }
+    preset = parse_preset(query, BUDGET)
+    assert preset.problems == []
+    assert preset.values == {
+        "dataset": "fashion",
+        "epochs": 3,
+        "learning_rate": 0.003,
+        "batch_size": 64,
+        "optimizer": "sgd",
+        "batch_norm": True,
+        "schedule": "steplr",
+        "subset": 5000,
+        "augment": True,
+        "seed": 7,
+    }
+    assert preset.tab == "retrain" and preset.hide == {"advanced"}
+
+
+def test_no_query_changes_nothing():
+    preset = parse_preset({}, BUDGET)
+    assert preset.values == {} and preset.tab is None and not preset.hide and not preset.problems
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("epochs", "11"),  # Over this host's budget.
+        ("epochs", "0"),
+        ("epochs", "three"),
+        ("lr", "nan"),
+        ("lr", "inf"),
+        ("lr", "-1"),
+        ("bn", "maybe"),
+        ("dataset", "cifar"),
+        ("optimizer", "rmsprop"),
+        ("subset", "10"),
+        ("tab", "settings"),
+        ("hide", "everything"),
+    ],
+)
+def test_a_bad_value_is_reported_and_left_at_its_default(name, raw):
+    preset = parse_preset({name: raw, "seed": "5"}, BUDGET)
+    assert len(preset.problems) == 1 and f"{name}={raw!r}" in preset.problems[0]
+    assert preset.values == {"seed": 5}  # The good settings in the same link still apply.
+
+
+def test_the_copy_link_query_reopens_the_same_settings():
+    values = {
+        "dataset": "mnist",
+        "epochs": 4.0,  # Sliders hand over floats.
+        "learning_rate": 0.0003,
+        "batch_size": 256,
+        "optimizer": "adam",
+        "batch_norm": False,
+        "schedule": "onecycle",
+        "subset": 20000.0,
+        "augment": True,
+        "seed": 3,
+    }
+    query = preset_query(values, hide=True)
+    assert "epochs=4&" in query and "subset=20000&" in query
+    preset = parse_preset(dict(parse_qsl(query)), BUDGET)
+    assert preset.problems == []
+    assert preset.values == {name: values[name] for name in CONTROLS}
+    assert preset.hide == {"advanced"} and preset.tab == "retrain"

@@ -1,0 +1,180 @@
+"""The teaching views' logic without a browser: Inside panels, preprocessing switches, teaching
+it your handwriting (session only), evaluation, and honest uncertainty."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from mnist_demo.config import shipped_weights_path
+from mnist_demo.inference import shipped_predictor
+from mnist_demo.ui.draw_tab import UNSURE_BELOW, hint_for, spread
+from mnist_demo.ui.evaluate_tab import evaluate_model, report_for, show_cell
+from mnist_demo.ui.handwriting import MAX_EXAMPLES, add_example, finetune_session
+from mnist_demo.ui.inside import inside_views, layers_frame, preprocessing_views
+from mnist_demo.ui.session import Session
+from mnist_demo.ui.trainer import Budget, TrainerSlot
+
+from .helpers import first_index_of, sketch_value
+
+BUDGET = Budget(max_epochs=3, max_seconds=120, threads=1)
+
+
+def small_in_corner(split, index: int, size: int = 280, digit: int = 50) -> dict:
+    """A small digit drawn near the top-left corner: the naive path's worst case."""
+    value = sketch_value(split, index, digit)
+    layer = np.zeros((size, size, 4), np.uint8)
+    layer[10 : 10 + digit, 10 : 10 + digit] = value["layers"][0]
+    background = np.full((size, size, 4), 255, np.uint8)
+    composite = background.copy()
+    composite[layer[..., 3] > 0, :3] = 0
+    return {"background": background, "layers": [layer], "composite": composite}
+
+
+def test_inside_views_follow_the_drawing(mnist_test):
+    drawing = sketch_value(mnist_test, first_index_of(mnist_test, 7))
+    views = inside_views(drawing, None, shipped_predictor())
+    assert "**7**" in views.message
+    assert max(views.probabilities, key=views.probabilities.get) == "7"
+    assert views.model_input.shape == (224, 224)
+    assert views.saliency.ndim == 3 and views.saliency.shape[2] == 3
+    assert set(views.maps) == {"conv1", "pool1", "conv2", "pool2"}
+    assert all(picture.dtype == np.uint8 and picture.ndim == 3 for picture in views.maps.values())
+    other = inside_views(drawing, "1", shipped_predictor())
+    assert "Evidence for **1**" in other.saliency_caption
+    assert not np.array_equal(other.saliency, views.saliency)
+
+
+def test_inside_views_on_a_blank_or_unreadable_canvas_explain_instead_of_failing():
+    cleared = {"background": None, "layers": [], "composite": None}
+    blank = inside_views(cleared, None, shipped_predictor())
+    assert "Draw something" in blank.message and blank.maps is None
+    bad = inside_views({"layers": "nonsense"}, None, shipped_predictor())
+    assert bad.message.startswith("⚠️") and bad.maps is None
+
+
+def test_the_layer_table_adds_up_to_the_lessons_parameter_count():
+    frame = layers_frame(shipped_predictor())
+    assert frame.iloc[-1]["layer"] == "total" and frame.iloc[-1]["parameters"] == 206_922
+    assert frame.iloc[:-1]["parameters"].sum() == 206_922
+
+
+def test_skipping_preprocessing_steps_changes_what_a_small_corner_digit_becomes(mnist_test):
+    predictor = shipped_predictor()
+    right_full = right_naive = 0
+    for digit in range(10):
+        drawing = small_in_corner(mnist_test, first_index_of(mnist_test, digit))
+        gallery, full, note = preprocessing_views(drawing, True, True, True, predictor)
+        assert "full path" in note and len(gallery) >= 4
+        _, naive, naive_note = preprocessing_views(drawing, False, False, False, predictor)
+        assert "skipped" in naive_note
+        right_full += max(full, key=full.get) == str(digit)
+        right_naive += max(naive, key=naive.get) == str(digit)
+    assert right_full >= 9 and right_naive <= 5, (right_full, right_naive)
+
+
+def test_teaching_it_your_handwriting_changes_only_your_session(mnist_test):
+    predictor = shipped_predictor()
+    weights = shipped_weights_path("mnist")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    # Real test digits the shipped model gets wrong: the learner tells it the right answer.
+    wrong = []
+    for index in range(len(mnist_test.labels)):
+        drawing = sketch_value(mnist_test, index)
+        prediction = predictor.predict(drawing)
+        truth = str(int(mnist_test.labels[index]))
+        if prediction and max(prediction, key=prediction.get) != truth:
+            wrong.append((drawing, truth))
+        if len(wrong) == 6:
+            break
+    learner, other = Session(), Session()
+    probe = sketch_value(mnist_test, first_index_of(mnist_test, 3))
+    other.drawing = probe
+    before_other = other.predictor().predict(probe)
+    for drawing, truth in wrong:
+        learner.drawing = drawing
+        assert "Added as" in add_example(truth, learner)
+    outcome = finetune_session(learner, BUDGET, TrainerSlot())
+    assert outcome.changed_model, outcome.status
+    assert learner.use_trained and learner.trained.metrics["personal_accuracy"] == 1.0
+    shift = (
+        learner.trained.metrics["test_accuracy"] - learner.trained.metrics["test_accuracy_before"]
+    )
+    assert abs(shift) <= 0.01
+    for drawing, truth in wrong:  # The learner's own model now reads each one right.
+        answer = learner.predictor().predict(drawing)
+        assert max(answer, key=answer.get) == truth
+    assert other.predictor() is predictor and other.predictor().predict(probe) == before_other
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() == digest
+
+
+def test_handwriting_asks_for_a_label_and_a_drawing_and_caps_the_set(mnist_test):
+    session = Session()
+    assert "Pick the right label" in add_example(None, session)
+    assert "Draw something" in add_example("3", session)
+    assert "Add a few" in finetune_session(session, BUDGET, TrainerSlot()).status
+    session.drawing = sketch_value(mnist_test, 0)
+    for _ in range(MAX_EXAMPLES):
+        add_example("7", session)
+    assert f"{MAX_EXAMPLES} drawings already" in add_example("7", session)
+
+
+def test_fine_tuning_waits_its_turn_for_the_trainer(mnist_test):
+    session = Session(drawing=sketch_value(mnist_test, 0))
+    add_example("7", session)
+    slot = TrainerSlot()
+    with slot.hold():
+        outcome = finetune_session(session, BUDGET, slot)
+    assert "busy" in outcome.status and not outcome.changed_model and session.trained is None
+
+
+def test_evaluation_matches_the_test_set_and_picks_cells():
+    session = Session()
+    message, per_class, figure, matrix, gallery, _ = evaluate_model(session)
+    report, _, _ = report_for(session)
+    assert report_for(session)[0] is report  # Cached: the second look is instant.
+    assert f"{report.evaluation.accuracy:.2%}" in message
+    assert figure.ndim == 3 and len(gallery) > 0
+    assert matrix.shape == (10, 11)
+    cell_figure, cell_gallery, caption = show_cell(4, 9, session)
+    count = report.evaluation.confusion_matrix[4][9]
+    assert f"{count} test image" in caption and len(cell_gallery) == min(count, 24)
+    assert not np.array_equal(cell_figure, figure)  # The picked cell is highlighted.
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "unsure"),
+    [
+        ({"7": 0.97, "1": 0.03}, False),
+        ({"7": 0.55, "1": 0.45}, True),  # Low top probability.
+        ({"7": 0.7, "1": 0.1, "2": 0.1, "9": 0.1}, True),  # Top is fine, but spread out.
+    ],
+)
+def test_the_draw_tab_says_when_the_model_is_unsure(probabilities, unsure):
+    full = {str(digit): 0.0 for digit in range(10)} | probabilities
+    hint = hint_for(full, Session())
+    assert ("Unsure" in hint) is unsure
+    assert 0 <= spread(full) <= 1 and UNSURE_BELOW < 1
+
+
+LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZabdefhkmnrtwxy"
+
+
+def test_the_softmax_note_is_true_letters_get_confident_digit_labels():
+    from PIL import Image, ImageDraw, ImageFont
+
+    from mnist_demo.inference import predict
+
+    font = ImageFont.load_default(size=220)
+    confident = 0
+    for letter in LETTERS:
+        canvas = Image.new("L", (280, 280), 255)
+        ImageDraw.Draw(canvas).text((140, 140), letter, fill=0, font=font, anchor="mm")
+        probabilities = predict(np.asarray(canvas))
+        assert sorted(probabilities) == [str(digit) for digit in range(10)]
+        confident += max(probabilities.values()) >= 0.9
+    # The Draw tab's note quotes 29 of 38 for the shipped weights (Pillow 12's built-in font);
+    # the lesson holds as long as it is most of them.
+    assert confident > len(LETTERS) // 2
