@@ -7,7 +7,13 @@ import os
 import gradio as gr
 
 from mnist_demo.config import dataset_spec
-from mnist_demo.ui.draw_tab import SELECT_BRUSH_JS, build_draw_tab, classify
+from mnist_demo.ui.draw_tab import (
+    SELECT_BRUSH_JS,
+    Follower,
+    build_draw_tab,
+    classify,
+    wire_draw_tab,
+)
 from mnist_demo.ui.evaluate_tab import build_evaluate_tab
 from mnist_demo.ui.handwriting import build_handwriting_panel, finetune_session, gallery_of
 from mnist_demo.ui.inside import build_inside_panels
@@ -68,14 +74,16 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
         dataset = gr.Radio(DATASET_CHOICES, value="mnist", label="Model", elem_id="dataset")
         with gr.Tabs() as tabs:
             with gr.Tab("Draw", id="draw"):
-                draw_outputs, draw_events = build_draw_tab(session, predict_concurrency)
+                draw = build_draw_tab()
                 panels = build_inside_panels(session)
                 handwriting = build_handwriting_panel(session)
             with gr.Tab("Evaluate", id="evaluate"):
                 build_evaluate_tab(session)
             with gr.Tab("Retrain", id="retrain"):
                 retrain = build_retrain_tab(session, budget)
-        wire_panels(panels, draw_events, session)
+        draw_outputs = draw.outputs
+        wire_draw_tab(draw, session, predict_concurrency, panels_follower(panels))
+        wire_panels(panels, session)
         dataset.change(
             switch_dataset,
             [dataset, session],
@@ -145,25 +153,20 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
     return demo
 
 
-def wire_panels(panels, draw_events, session: gr.State) -> None:
-    """Open panels follow every stroke; closed ones skip their work entirely."""
+def panels_follower(panels) -> Follower:
+    """The teaching panels refreshed with each prediction while open; closed, they skip."""
+    *values, _session = panels.inputs
 
-    def refresh_if_open(*values):
-        state = values[-1]
+    def refresh(state: Session, *panel_values):
         if not state.panels_open:
             return [gr.skip()] * len(panels.outputs)
-        return panels.refresh(*values)
+        return panels.refresh(*panel_values, state)
 
-    for event in draw_events:
-        event.then(
-            refresh_if_open,
-            panels.inputs,
-            panels.outputs,
-            show_progress="hidden",
-            trigger_mode="always_last",
-            concurrency_id="predict",
-            api_name=False,
-        )
+    return Follower(values, panels.outputs, refresh)
+
+
+def wire_panels(panels, session: gr.State) -> None:
+    """Opening a panel fills it at once; closing it stops its per-stroke work."""
     for name, accordion in zip(("inside", "preprocessing"), panels.accordions, strict=True):
 
         def opened(*values, name=name):

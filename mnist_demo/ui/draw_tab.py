@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -100,8 +102,24 @@ SELECT_BRUSH_JS = f"""
 """
 
 
-def build_draw_tab(session: gr.State, concurrency: int):
-    """Lay out the tab; returns the components other tabs need."""
+@dataclass
+class DrawTab:
+    sketch: gr.Sketchpad
+    upload: gr.Image
+    outputs: list  # label, picture, hint: what classify() returns
+
+
+@dataclass
+class Follower:
+    """More outputs refreshed in the same request as each prediction (the teaching panels)."""
+
+    inputs: list
+    outputs: list
+    refresh: Callable  # (session, *input values) -> one value per output
+
+
+def build_draw_tab() -> DrawTab:
+    """Lay out the tab (events are wired by :func:`wire_draw_tab` once the panels exist)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             sketch = gr.Sketchpad(
@@ -138,24 +156,51 @@ def build_draw_tab(session: gr.State, concurrency: int):
             )
     with gr.Accordion("Why does it name a digit even for a scribble?", open=False):
         gr.Markdown(SOFTMAX_NOTE)
-    outputs = [label, picture, hint]
-    on_stroke = sketch.change(
-        touching(predict_drawing),
-        [sketch, session],
-        [*outputs, session],
-        api_name="predict",
-        show_progress="hidden",
-        trigger_mode="always_last",
-        concurrency_limit=concurrency,
-        concurrency_id="predict",
-    )
-    on_upload = upload.change(
-        touching(predict_upload),
-        [upload, session],
-        [*outputs, session],
-        api_name="predict_image",
-        show_progress="hidden",
-        trigger_mode="always_last",
-        concurrency_id="predict",
-    )
-    return outputs, (on_stroke, on_upload)
+    return DrawTab(sketch, upload, [label, picture, hint])
+
+
+def wire_draw_tab(
+    tab: DrawTab, session: gr.State, concurrency: int, follower: Follower | None = None
+) -> list:
+    """Predict on every stroke and upload; returns the events, to chain more after them.
+
+    The page's own events also refresh ``follower`` in the same request, so a stroke costs one
+    round trip however many panels follow it. The API endpoints ``predict`` and
+    ``predict_image`` return only the prediction, from hidden buttons nobody clicks.
+    """
+    extra_inputs = follower.inputs if follower else []
+    extra_outputs = follower.outputs if follower else []
+    events = []
+    for source, handler, api_name in (
+        (tab.sketch, predict_drawing, "predict"),
+        (tab.upload, predict_upload, "predict_image"),
+    ):
+
+        def on_page(value, state: Session, *extra_values, handler=handler):
+            shown = handler(value, state)
+            more = follower.refresh(state, *extra_values) if follower else ()
+            return (*shown, state, *more)
+
+        settings = dict(
+            show_progress="hidden",
+            trigger_mode="always_last",
+            concurrency_limit=concurrency,
+            concurrency_id="predict",
+        )
+        events.append(
+            source.change(
+                on_page,
+                [source, session, *extra_inputs],
+                [*tab.outputs, session, *extra_outputs],
+                api_name=False,
+                **settings,
+            )
+        )
+        gr.Button(visible=False).click(
+            touching(handler),
+            [source, session],
+            [*tab.outputs, session],
+            api_name=api_name,
+            **settings,
+        )
+    return events
