@@ -19,13 +19,13 @@ from mnist_demo.analysis import (
     first_layer_filters,
     layer_table,
     overlay,
-    preprocessing_steps,
     saliency,
     tile,
 )
 from mnist_demo.inference import Predictor
 from mnist_demo.model import count_parameters
 from mnist_demo.preprocess import preprocess
+from mnist_demo.steps import preprocessing_steps
 from mnist_demo.ui.session import Session
 
 PREDICTED = "the predicted class"
