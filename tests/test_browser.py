@@ -79,6 +79,13 @@ def test_drawing_a_seven_shows_the_prediction(page, artifacts_dir):
     prediction.get_by_text("7").first.wait_for(timeout=20_000)
     hint = page.locator("#hint").inner_text()
     assert "7" in hint, hint
+    # The model's 28x28 view arrives inline with the prediction, drawn with hard pixel edges.
+    seen = page.locator("#model-input img")
+    assert seen.get_attribute("src").startswith("data:image/png;base64,")
+    assert seen.evaluate("img => [img.naturalWidth, getComputedStyle(img).imageRendering]") == [
+        28,
+        "pixelated",
+    ]
     page.screenshot(path=str(artifacts_dir / "draw_tab.png"), full_page=True)
 
 

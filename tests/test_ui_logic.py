@@ -1,10 +1,16 @@
 """The UI's rules, tested without a server: sessions, the trainer slot and the budget."""
 
+import base64
 import dataclasses
+import io
+import re
 import threading
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from mnist_demo.preprocess import preprocess
 from mnist_demo.train import TrainConfig
 from mnist_demo.ui.retrain import fit_to_budget, train_for_visitor
 from mnist_demo.ui.session import Session
@@ -45,10 +51,15 @@ def test_drawn_digit_is_predicted_with_the_model_input_shown(mnist_test):
     from mnist_demo.ui.draw_tab import predict_drawing
 
     index = first_index_of(mnist_test, 3)
-    probabilities, picture, hint = predict_drawing(sketch_value(mnist_test, index), Session())
+    drawing = sketch_value(mnist_test, index)
+    probabilities, picture, hint = predict_drawing(drawing, Session())
     assert max(probabilities, key=probabilities.get) == "3"
-    assert picture.shape[0] == picture.shape[1] == 28 * 8
     assert "**3**" in hint
+    # The picture is inline HTML: exactly the 28x28 input, shown 8 times larger.
+    uri = re.search(r'src="data:image/png;base64,([^"]+)"', picture).group(1)
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri))))
+    assert np.array_equal(shown, preprocess(drawing).picture)
+    assert 'width="224"' in picture
 
 
 def test_budget_caps_epochs_and_says_so():

@@ -28,7 +28,7 @@ SESSION_TTL_ENV = "MNIST_DEMO_SESSION_TTL"
 
 CSS = """
 #sketch canvas { touch-action: none; }  /* A finger draws instead of scrolling the page. */
-#model-input img { image-rendering: pixelated; }
+#model-input img, #inside img { image-rendering: pixelated; }  /* Pixels, not blur. */
 #hint { min-height: 3em; }
 """
 

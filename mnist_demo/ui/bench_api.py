@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from mnist_demo.ui.app import build_demo
+from mnist_demo.ui.draw_tab import picture_html
 
 
 def free_port() -> int:
@@ -56,12 +57,12 @@ def bench_api(repeats: int = 100) -> dict:
 
     trivial = gr.Interface(lambda text: text, "text", "text", api_name="echo")
     # The same components as the Draw tab with no model behind them: Gradio's cost of moving a
-    # canvas in and a label plus a 224x224 picture out.
-    picture = np.zeros((224, 224), np.uint8)
+    # canvas in and a label plus the inline 28x28 picture out.
+    picture = picture_html(np.zeros((28, 28), np.uint8))
     same_io = gr.Interface(
         lambda sketch: ({"7": 1.0}, picture, "7"),
         gr.Sketchpad(type="numpy", image_mode="RGBA"),
-        [gr.Label(), gr.Image(), gr.Markdown()],
+        [gr.Label(), gr.HTML(), gr.Markdown()],
         api_name="same_io",
     )
     demo = build_demo()

@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
+from mnist_demo.ui.inline import image_html
 from mnist_demo.ui.session import Session
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
@@ -27,6 +28,11 @@ digit". The unsure message appears when the top probability is low or the probab
 spread out (high entropy); it cannot catch a confident mistake."""
 # The 28x28 input is shown enlarged with hard pixel edges (CSS keeps them from blurring).
 PICTURE_SCALE = 8
+
+
+def picture_html(picture: np.ndarray) -> str:
+    """The 28x28 picture inline, enlarged by the browser with hard pixel edges (see inline.py)."""
+    return image_html(picture, "The 28×28 image the model sees", picture.shape[1] * PICTURE_SCALE)
 
 
 def spread(probabilities: dict[str, float]) -> float:
@@ -61,7 +67,7 @@ def classify(image, session: Session):
         return None, None, f"⚠️ {error}"
     if prediction.blank:
         return None, None, hint_for({}, session)
-    picture = np.kron(prediction.picture, np.ones((PICTURE_SCALE, PICTURE_SCALE), np.uint8))
+    picture = picture_html(prediction.picture)
     return prediction.probabilities, picture, hint_for(prediction.probabilities, session)
 
 
@@ -147,12 +153,11 @@ def build_draw_tab() -> DrawTab:
         with gr.Column(scale=2):
             hint = gr.Markdown(elem_id="hint")
             label = gr.Label(num_top_classes=10, show_label=False, elem_id="prediction")
-            picture = gr.Image(
+            picture = gr.HTML(
                 label="What the model sees (28×28)",
+                show_label=True,
+                container=True,
                 elem_id="model-input",
-                interactive=False,
-                height=240,
-                buttons=[],
             )
     with gr.Accordion("Why does it name a digit even for a scribble?", open=False):
         gr.Markdown(SOFTMAX_NOTE)

@@ -14,6 +14,7 @@ import weakref
 
 import gradio as gr
 import pandas as pd
+import torch
 
 from mnist_demo.data import DatasetMissingError, load_split
 from mnist_demo.mistakes import (
@@ -39,6 +40,9 @@ def report_for(session: Session) -> tuple[ModelReport, object, object]:
     with _reports_lock:
         report = _reports.get(model)
     if report is None:
+        # One thread for this request's thread (an OpenMP setting per thread): the other core
+        # stays with the trainer and everyone's predictions.
+        torch.set_num_threads(1)
         report = model_report(model, split)  # Outside the lock: others' cached reports stay free.
         with _reports_lock:
             _reports[model] = report

@@ -26,6 +26,7 @@ from mnist_demo.inference import Predictor
 from mnist_demo.model import count_parameters
 from mnist_demo.preprocess import preprocess
 from mnist_demo.steps import preprocessing_steps
+from mnist_demo.ui.inline import image_html
 from mnist_demo.ui.session import Session
 
 PREDICTED = "the predicted class"
@@ -193,12 +194,12 @@ def build_inside_panels(session: gr.State) -> Panels:
         return (
             gr.Dropdown(choices=choices, value=choice if choice in choices else PREDICTED),
             views.message,
-            views.model_input,
+            image_html(views.model_input, "The model's input"),
             views.probabilities,
-            views.saliency,
+            image_html(views.saliency, "Saliency over the model's input"),
             views.saliency_caption,
-            filters_picture(predictor),
-            *(maps.get(name) for name in MAPS),
+            image_html(filters_picture(predictor), "The first layer's 16 filters"),
+            *(image_html(maps.get(name), label) for name, label in MAPS.items()),
             layers_frame(predictor),
             gallery,
             note,
@@ -220,9 +221,9 @@ MAPS = {
 }
 
 
-def picture(label: str, elem_id: str, height: int | None = None) -> gr.Image:
-    """An output-only image with no download or share buttons."""
-    return gr.Image(label=label, interactive=False, height=height, buttons=[], elem_id=elem_id)
+def picture(label: str, elem_id: str, height: int | None = None) -> gr.HTML:
+    """A labelled panel for a picture sent inline (see inline.py); ``height`` is a minimum."""
+    return gr.HTML(label=label, show_label=True, container=True, min_height=height, elem_id=elem_id)
 
 
 def build_network_panel() -> list:

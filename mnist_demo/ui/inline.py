@@ -1,0 +1,35 @@
+"""Pictures sent inline, as data URIs in HTML, instead of as gr.Image files.
+
+A gr.Image output is written into Gradio's cache on every update and fetched by the page in a
+second request; Gradio 6.31 also rewrites a cached image in place, so two visitors getting the
+same picture at once could be sent a half-written file (seen under load: "Too little data for
+declared Content-Length"). Per-stroke pictures are small, so they travel inside the response.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import numpy as np
+from PIL import Image
+
+
+def png_data_uri(picture: np.ndarray) -> str:
+    """A uint8 greyscale or RGB array as a ``data:image/png;base64,...`` URI."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def image_html(picture: np.ndarray | None, alt: str, width: int | None = None) -> str | None:
+    """An <img> for gr.HTML, ``width`` pixels wide (default: the picture's own) and no wider
+    than its panel; None stays None so an empty panel stays empty."""
+    if picture is None:
+        return None
+    shown = width or picture.shape[1]
+    return (
+        f'<img src="{png_data_uri(picture)}" width="{shown}" alt="{html.escape(alt)}" '
+        'style="max-width: 100%; height: auto;">'
+    )
