@@ -100,6 +100,20 @@ def stop_training(session: Session) -> str:
     return "Nothing is training in this tab."
 
 
+def chart(title: str, y_title: str, elem_id: str) -> gr.LinePlot:
+    """A live line chart of Charts rows: value against epoch, one line per series."""
+    return gr.LinePlot(
+        None,  # Not an empty DataFrame: see frame().
+        x="epoch",
+        y="value",
+        color="series",
+        title=title,
+        y_title=y_title,
+        height=250,
+        elem_id=elem_id,
+    )
+
+
 def build_retrain_tab(session: gr.State, budget: Budget):
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=260):
@@ -135,26 +149,8 @@ def build_retrain_tab(session: gr.State, budget: Budget):
                 "Press **Start** to train the lesson's SmallCNN from scratch.",
                 elem_id="train-status",
             )
-            loss_chart = gr.LinePlot(
-                None,
-                x="epoch",
-                y="value",
-                color="series",
-                title="Loss",
-                y_title="cross-entropy",
-                height=250,
-                elem_id="loss-chart",
-            )
-            accuracy_chart = gr.LinePlot(
-                None,
-                x="epoch",
-                y="value",
-                color="series",
-                title="Accuracy",
-                y_title="accuracy",
-                height=250,
-                elem_id="accuracy-chart",
-            )
+            loss_chart = chart("Loss", "cross-entropy", "loss-chart")
+            accuracy_chart = chart("Accuracy", "accuracy", "accuracy-chart")
         with gr.Column(scale=1, min_width=220):
             gr.Markdown(
                 "**Watch it learn your digit**: whatever is on the Draw tab's canvas,"
