@@ -46,8 +46,11 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 200
 
 
 def evaluate(model: nn.Module, split: Split, batch_size: int = 2000) -> Evaluation:
-    logits = predict_logits(model, split.images, batch_size)
-    labels = split.labels
+    return evaluation_of(predict_logits(model, split.images, batch_size), split.labels)
+
+
+def evaluation_of(logits: torch.Tensor, labels: torch.Tensor) -> Evaluation:
+    """Loss, accuracy, per-class accuracy and confusion matrix from a split's logits."""
     num_classes = logits.shape[1]
     predicted = logits.argmax(1)
     confusion = torch.bincount(labels * num_classes + predicted, minlength=num_classes**2)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from mnist_demo.data import Split
-from mnist_demo.evaluate import Evaluation, evaluate
+from mnist_demo.evaluate import Evaluation, evaluation_of, predict_logits
 from mnist_demo.preprocess import to_picture
 
 GALLERY_SCALE = 4  # 28 px pictures become 112 px: big enough to see in a gallery thumbnail.
@@ -53,34 +53,12 @@ class ModelReport:
         return self.probabilities.amax(1)  # (N,)
 
 
-class LogitRecorder(nn.Module):
-    """Passes batches through ``model`` and keeps its outputs, without touching the model.
-
-    It lets :func:`evaluate` compute the report's numbers exactly as ``mnist-demo evaluate`` does
-    while the logits of that same single pass are kept for the galleries.
-    """
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        # evaluate() restores the mode it found on this wrapper, and so on the model inside.
-        self.train(model.training)
-        self.outputs: list[torch.Tensor] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.model(x)
-        self.outputs.append(logits)
-        return logits
-
-
 def model_report(model: nn.Module, split: Split) -> ModelReport:
     """Evaluate ``model`` on ``split`` in one pass and keep its probabilities."""
     if len(split) == 0:
         raise ValueError("the split is empty: there is nothing to evaluate")
-    recorder = LogitRecorder(model)
-    evaluation = evaluate(recorder, split)
-    logits = torch.cat(recorder.outputs)  # (N, C)
-    return ModelReport(evaluation, torch.softmax(logits.double(), dim=1))
+    logits = predict_logits(model, split.images)  # (N, C): the one pass, as evaluate() makes it
+    return ModelReport(evaluation_of(logits, split.labels), torch.softmax(logits.double(), dim=1))
 
 
 def split_picture(split: Split, index: int) -> np.ndarray:
