@@ -77,10 +77,6 @@ def predict_drawing(drawing, session: Session):
     return classify(drawing, session)
 
 
-def predict_upload(image, session: Session):
-    return predict_drawing(image, session)
-
-
 def touching(handler):
     """The handler, also returning the session: Gradio 6.31 starts a ``gr.State``'s
     time-to-live clock (and so ever calls its delete_callback) only when a handler outputs it,
@@ -176,13 +172,12 @@ def wire_draw_tab(
     extra_inputs = follower.inputs if follower else []
     extra_outputs = follower.outputs if follower else []
     events = []
-    for source, handler, api_name in (
-        (tab.sketch, predict_drawing, "predict"),
-        (tab.upload, predict_upload, "predict_image"),
-    ):
+    # An upload or an example is classified like a drawing, and becomes the "drawing" the
+    # teaching panels and the Retrain tab's watch follow.
+    for source, api_name in ((tab.sketch, "predict"), (tab.upload, "predict_image")):
 
-        def on_page(value, state: Session, *extra_values, handler=handler):
-            shown = handler(value, state)
+        def on_page(value, state: Session, *extra_values):
+            shown = predict_drawing(value, state)
             more = follower.refresh(state, *extra_values) if follower else ()
             return (*shown, state, *more)
 
@@ -202,7 +197,7 @@ def wire_draw_tab(
             )
         )
         gr.Button(visible=False).click(
-            touching(handler),
+            touching(predict_drawing),
             [source, session],
             [*tab.outputs, session],
             api_name=api_name,

@@ -117,24 +117,34 @@ def chart(title: str, y_title: str, elem_id: str) -> gr.LinePlot:
 def build_retrain_tab(session: gr.State, budget: Budget):
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=260):
-            dataset = gr.Radio(DATASET_CHOICES, value="mnist", label="Dataset")
+            # By presets.CONTROLS name; Start passes them in that order.
+            controls = {"dataset": gr.Radio(DATASET_CHOICES, value="mnist", label="Dataset")}
             # A slider needs two ends; a host that allows one epoch still gets the budget's note.
-            epochs = gr.Slider(
+            controls["epochs"] = gr.Slider(
                 1,
                 max(2, budget.max_epochs),
                 value=min(5, budget.max_epochs),
                 step=1,
                 label="Epochs",
             )
-            learning_rate = gr.Dropdown(LEARNING_RATES, value=0.001, label="Learning rate")
-            batch_size = gr.Dropdown(BATCH_SIZES, value=128, label="Batch size")
-            optimizer = gr.Radio(list(OPTIMIZERS), value="adam", label="Optimizer")
-            schedule = gr.Radio(list(SCHEDULES), value="none", label="Learning-rate schedule")
+            controls["learning_rate"] = gr.Dropdown(
+                LEARNING_RATES, value=0.001, label="Learning rate"
+            )
+            controls["batch_size"] = gr.Dropdown(BATCH_SIZES, value=128, label="Batch size")
+            controls["optimizer"] = gr.Radio(list(OPTIMIZERS), value="adam", label="Optimizer")
+            controls["schedule"] = gr.Radio(
+                list(SCHEDULES), value="none", label="Learning-rate schedule"
+            )
             with gr.Accordion("More settings", open=False, elem_id="advanced") as advanced:
-                subset = gr.Slider(1000, 60000, value=60000, step=1000, label="Training images")
-                batch_norm = gr.Checkbox(label="BatchNorm after each convolution")
-                augment = gr.Checkbox(label="Augment (rotate, scale, shift, stroke width)")
-                seed = gr.Number(0, precision=0, label="Seed (same seed, same run)")
+                controls["subset"] = gr.Slider(
+                    1000, 60000, value=60000, step=1000, label="Training images"
+                )
+                controls["batch_norm"] = gr.Checkbox(label="BatchNorm after each convolution")
+                controls["augment"] = gr.Checkbox(
+                    label="Augment (rotate, scale, shift, stroke width)"
+                )
+                controls["seed"] = gr.Number(0, precision=0, label="Seed (same seed, same run)")
+            controls = {name: controls[name] for name in CONTROLS}
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="start")
                 stop = gr.Button("Stop", variant="stop", elem_id="stop")
@@ -164,28 +174,10 @@ def build_retrain_tab(session: gr.State, budget: Budget):
             )
 
     def run(*values, progress=gr.Progress()):  # noqa: B008 (Gradio's own idiom)
-        *controls, state = values
-        yield from start_training(*controls, state, budget=budget, progress=progress)
+        *settings, state = values
+        named = dict(zip(CONTROLS, settings, strict=True))
+        yield from start_training(**named, session=state, budget=budget, progress=progress)
 
-    # In the order start_training takes them (presets.CONTROLS).
-    controls = dict(
-        zip(
-            CONTROLS,
-            [
-                dataset,
-                epochs,
-                learning_rate,
-                batch_size,
-                optimizer,
-                batch_norm,
-                schedule,
-                subset,
-                augment,
-                seed,
-            ],
-            strict=True,
-        )
-    )
     train_event = start.click(
         run,
         [*controls.values(), session],
