@@ -1,6 +1,9 @@
-"""Drawn-digit fixtures shared by the UI tests: real MNIST test digits as canvas strokes."""
+"""Shared by the UI tests: real MNIST test digits as canvas strokes, and a launched server."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image
@@ -34,3 +37,19 @@ def sketch_value(split, index: int, size: int = 280) -> dict:
 
 def first_index_of(split, digit: int, start: int = 0) -> int:
     return int((split.labels[start:] == digit).nonzero()[0, 0]) + start
+
+
+@contextmanager
+def launched(budget=None) -> Iterator:
+    """The app as a public host launches it (upload cap, no monitoring), on a free local port."""
+    from mnist_demo.ui import build_demo, launch_options
+    from mnist_demo.ui.bench_api import free_port
+    from mnist_demo.ui.trainer import Budget
+
+    demo = build_demo(budget or Budget(max_epochs=3, max_seconds=120, threads=1))
+    options = {**launch_options(), "server_name": "127.0.0.1", "server_port": free_port()}
+    demo.launch(prevent_thread_lock=True, quiet=True, **options)
+    try:
+        yield demo
+    finally:
+        demo.close()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from mnist_demo.ui import build_demo
 from mnist_demo.ui.trainer import SLOT, Budget
 
-from .helpers import first_index_of, sketch_layer
+from .helpers import first_index_of, launched, sketch_layer
 
 pytestmark = pytest.mark.slow
 
@@ -21,26 +19,10 @@ QUICK_RUN = ("mnist", 1, 0.001, 64, "adam", False, "none", 2000, False, 0)
 LONG_RUN = ("mnist", 3, 0.001, 64, "adam", False, "none", 60000, False, 0)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url():
-    demo = build_demo(Budget(max_epochs=3, max_seconds=120, threads=1))
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=free_port(),
-        prevent_thread_lock=True,
-        quiet=True,
-        enable_monitoring=False,
-    )
-    try:
+    with launched(Budget(max_epochs=3, max_seconds=120, threads=1)) as demo:
         yield demo.local_url
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,8 @@ import json
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import gradio as gr
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,7 +30,7 @@ from mnist_demo.config import shipped_weights_path
 from mnist_demo.inference import Prediction, Predictor, predict_files
 from mnist_demo.templates import template_drawing
 
-from .helpers import first_index_of, sketch_layer
+from .helpers import first_index_of, launched, sketch_layer
 
 CLEARED = {"background": None, "layers": [], "composite": None}
 PROPERTY = settings(
@@ -395,23 +392,6 @@ def test_the_installed_command_survives_the_nasty_files(nasty_files):
 
 
 # --- Over HTTP: a launched server ----------------------------------------------------------
-
-
-@contextmanager
-def launched(budget=None) -> Iterator[gr.Blocks]:
-    """The app as a public host launches it (upload cap, no monitoring), on a free local port."""
-    from mnist_demo.ui import build_demo, launch_options
-    from mnist_demo.ui.trainer import Budget
-
-    from .test_app_e2e import free_port
-
-    demo = build_demo(budget or Budget(max_epochs=3, max_seconds=120, threads=1))
-    options = {**launch_options(), "server_name": "127.0.0.1", "server_port": free_port()}
-    demo.launch(prevent_thread_lock=True, quiet=True, **options)
-    try:
-        yield demo
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")

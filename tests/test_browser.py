@@ -6,10 +6,9 @@ import shutil
 
 import pytest
 
-from mnist_demo.ui import build_demo, launch_options
 from mnist_demo.ui.trainer import Budget
 
-from .test_app_e2e import free_port
+from .helpers import launched
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -29,13 +28,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="module")
 def app_url():
     # A short server-side budget keeps the browser's default retrain to a few seconds.
-    demo = build_demo(Budget(max_epochs=1, max_seconds=8, threads=1))
-    options = {**launch_options(), "server_port": free_port(), "server_name": "127.0.0.1"}
-    demo.launch(prevent_thread_lock=True, quiet=True, **options)
-    try:
+    with launched(Budget(max_epochs=1, max_seconds=8, threads=1)) as demo:
         yield demo.local_url
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,11 @@
 """Faults: bad weights at start-up, a process killed mid-save, training that diverges or fails.
 
 Start-up decision (see the report in the issue): a shipped weights file that cannot be used is a
-clear error naming the file, never a silent fallback to other weights. ``build_demo`` loads no
-weights (nothing happens at import or build), so the app still starts; every prediction then
-shows the same one-line message naming the file, the CLI exits 2 with it, and once the file is
-repaired the next prediction loads it (a failed load is not cached).
+clear error naming the file, never a silent fallback to other weights. ``python app.py`` checks
+the MNIST weights before it listens and refuses to start, naming the file. ``build_demo`` itself
+loads no weights (nothing happens at import or build), so an app built some other way still
+starts; every prediction then shows the same one-line message naming the file, the CLI exits 2
+with it, and once the file is repaired the next prediction loads it (a failed load is not cached).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import os
 import random
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -358,3 +361,20 @@ def test_abandoning_a_run_midway_frees_the_trainer_and_keeps_the_old_model(sessi
     assert slot.busy and session.active_run is not None
     run.close()  # What Gradio does when the visitor leaves or a cancel lands.
     assert_nothing_published(session, before, slot)
+
+
+def test_app_py_refuses_to_start_on_broken_weights_and_names_the_file(tmp_path):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    write_garbage(folder / "mnist_cnn.pth")
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, WEIGHTS_ENV: str(folder), "GRADIO_SERVER_PORT": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "cannot start" in result.stderr and "mnist_cnn.pth" in result.stderr
+    assert "Traceback" not in result.stderr and "weights_only=False" not in result.stderr

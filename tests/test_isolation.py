@@ -26,8 +26,7 @@ from mnist_demo.ui.retrain import train_for_visitor
 from mnist_demo.ui.session import KEPT, Session
 from mnist_demo.ui.trainer import SLOT, Budget, TrainerBusy, TrainerSlot
 
-from .helpers import first_index_of, sketch_layer, sketch_value
-from .test_bad_input import launched
+from .helpers import first_index_of, launched, sketch_layer, sketch_value
 
 SESSIONS = 30
 TINY = dict(epochs=1, subset=500, test_subset=500, batch_size=64)

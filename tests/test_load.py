@@ -23,8 +23,7 @@ from mnist_demo.inference import Predictor
 from mnist_demo.ui.session import Session
 from mnist_demo.ui.trainer import SLOT, Budget
 
-from .helpers import sketch_layer, sketch_value
-from .test_bad_input import launched
+from .helpers import launched, sketch_layer, sketch_value
 
 pytestmark = pytest.mark.slow
 
