@@ -134,8 +134,9 @@ def augment_batch(
     # Work with the background at 0 so that grid_sample's zero padding is background.
     ink = images - background
 
+    # The draws come from ``generator`` on the batch's own device, so a GPU never waits for them.
     def uniform(low: float, high: float) -> torch.Tensor:
-        return torch.rand(n, generator=generator) * (high - low) + low
+        return torch.rand(n, generator=generator, device=images.device) * (high - low) + low
 
     angle = uniform(-aug.max_rotation_degrees, aug.max_rotation_degrees) * math.pi / 180
     scale = uniform(*aug.scale_range)
@@ -149,16 +150,18 @@ def augment_batch(
     ink = F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
     # Stroke width: a 3x3 grey dilation thickens, an erosion thins (drawn strokes vary a lot).
-    choice = torch.rand(n, generator=generator)
+    # Both are computed for the whole batch and chosen per image with torch.where: no boolean
+    # indexing, whose data-dependent shapes would make a GPU wait for the host.
+    choice = torch.rand(n, generator=generator, device=images.device)
     thicken = choice < aug.thicken_probability
     thin = (choice >= aug.thicken_probability) & (
         choice < aug.thicken_probability + aug.thin_probability
     )
-    if thicken.any():
-        ink[thicken] = F.max_pool2d(ink[thicken], 3, stride=1, padding=1)
-    if thin.any():
-        eroded = -F.max_pool2d(-ink[thin], 3, stride=1, padding=1)
-        # Erosion can erase a thin digit entirely; keep the original where too little remains.
-        kept = eroded.flatten(1).amax(1) > 0.5 * ink[thin].flatten(1).amax(1)
-        ink[thin] = torch.where(kept[:, None, None, None], eroded, ink[thin])
+    dilated = F.max_pool2d(ink, 3, stride=1, padding=1)
+    eroded = -F.max_pool2d(-ink, 3, stride=1, padding=1)
+    # Erosion can erase a thin digit entirely; keep the original where too little remains.
+    kept = eroded.flatten(1).amax(1) > 0.5 * ink.flatten(1).amax(1)
+    per_image = (n, 1, 1, 1)
+    ink = torch.where(thicken.view(per_image), dilated, ink)
+    ink = torch.where((thin & kept).view(per_image), eroded, ink)
     return ink + background

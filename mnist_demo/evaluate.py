@@ -33,14 +33,16 @@ class Evaluation:
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """The model's (N, C) logits, computed on the model's device and returned on the CPU."""
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     try:
         batches = (
-            images[i : i + batch_size].contiguous(memory_format=torch.channels_last)
+            images[i : i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
             for i in range(0, len(images), batch_size)
         )
-        return torch.cat([model(batch) for batch in batches])
+        return torch.cat([model(batch) for batch in batches]).cpu()
     finally:
         model.train(was_training)
 
@@ -52,6 +54,7 @@ def evaluate(model: nn.Module, split: Split, batch_size: int = 2000) -> Evaluati
 def evaluation_of(logits: torch.Tensor, labels: torch.Tensor) -> Evaluation:
     """Loss, accuracy, per-class accuracy and confusion matrix from a split's logits."""
     num_classes = logits.shape[1]
+    labels = labels.to(logits.device)
     predicted = logits.argmax(1)
     confusion = torch.bincount(labels * num_classes + predicted, minlength=num_classes**2)
     confusion = confusion.reshape(num_classes, num_classes)
