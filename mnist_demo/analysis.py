@@ -103,6 +103,11 @@ def first_layer_filters(model: SmallCNN) -> np.ndarray:
     return weight.sum(dim=1).to("cpu", torch.float32).numpy().copy()
 
 
+def on_model_device(model: nn.Module, tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` where the model's weights are (explain --device puts them on a GPU)."""
+    return tensor.to(next(model.parameters()).device)
+
+
 def check_input(tensor: torch.Tensor) -> None:
     if tensor.ndim != 4 or tensor.shape[0] != 1:
         raise ValueError(
@@ -121,13 +126,13 @@ def feature_maps(model: SmallCNN, tensor: torch.Tensor) -> dict[str, np.ndarray]
     net = readable(model)
     maps: dict[str, np.ndarray] = {}
     with torch.inference_mode():
-        x = tensor
+        x = on_model_device(net, tensor)
         for number, block in enumerate(net.features, start=1):
             for layer in block:
                 if isinstance(layer, nn.MaxPool2d):
-                    maps[f"conv{number}"] = torch.relu(x)[0].numpy()  # (C, H, W)
+                    maps[f"conv{number}"] = torch.relu(x)[0].cpu().numpy()  # (C, H, W)
                 x = layer(x)
-            maps[f"pool{number}"] = x[0].numpy()  # (C, H / 2, W / 2)
+            maps[f"pool{number}"] = x[0].cpu().numpy()  # (C, H / 2, W / 2)
     return maps
 
 
@@ -135,7 +140,8 @@ def class_probabilities(model: SmallCNN, tensor: torch.Tensor) -> np.ndarray:
     """Softmax of the model's logits for one input: (num_classes,) float64 summing to 1."""
     check_input(tensor)
     with torch.inference_mode():
-        logits = readable(model)(tensor)[0]
+        net = readable(model)
+        logits = net(on_model_device(net, tensor))[0].cpu()
     return torch.softmax(logits.double(), dim=0).numpy()
 
 
@@ -242,9 +248,9 @@ def saliency(
         for index, (row, column) in enumerate(starts):
             batch[index, :, row : row + patch, column : column + patch] = blank
         with torch.inference_mode():
-            reference = torch.log_softmax(net(drawing), dim=1)[0, target]
-            covered = torch.log_softmax(net(batch), dim=1)[:, target]
-        drops[starts[:, 0], starts[:, 1]] = (reference - covered).double().numpy()
+            reference = torch.log_softmax(net(on_model_device(net, drawing)), dim=1)[0, target]
+            covered = torch.log_softmax(net(on_model_device(net, batch)), dim=1)[:, target]
+        drops[starts[:, 0], starts[:, 1]] = (reference - covered).double().cpu().numpy()
     evidence = spread_over_squares(drops, patch).clip(min=0).astype(np.float32)
     strongest = float(evidence.max())
     if not math.isfinite(strongest) or strongest <= 0:

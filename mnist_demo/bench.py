@@ -1,4 +1,7 @@
-"""Benchmarks that print ratios measured side by side in one run (never timed tests)."""
+"""``mnist-demo bench predict``: latency measured side by side in one run (never timed tests).
+
+``bench train`` lives in :mod:`mnist_demo.bench_train`.
+"""
 
 from __future__ import annotations
 
@@ -6,92 +9,8 @@ import os
 import time
 
 import torch
-import torch.nn.functional as F
 
-from mnist_demo.config import MNIST, data_dir
-from mnist_demo.data import load_split
-from mnist_demo.evaluate import evaluate
-from mnist_demo.model import SmallCNN
-from mnist_demo.train import EpochEvent, TrainConfig, TrainingRun
-
-
-def lesson_epoch(
-    root: str | os.PathLike[str] | None, seed: int, batch_size: int
-) -> tuple[float, float]:
-    """One epoch the lesson's way: PIL samples through ToTensor and Normalize in a DataLoader.
-
-    Returns (seconds for the training epoch, test accuracy after it).
-    """
-    from torchvision import datasets, transforms
-
-    transform = transforms.Compose(
-        [transforms.ToTensor(), transforms.Normalize((MNIST.mean,), (MNIST.std,))]
-    )
-    root = str(data_dir(root))
-    train_set = datasets.MNIST(root, train=True, download=False, transform=transform)
-    test_set = datasets.MNIST(root, train=False, download=False, transform=transform)
-    torch.manual_seed(seed)
-    loader = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True)
-    model = SmallCNN()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    started = time.perf_counter()
-    model.train()
-    for images, labels in loader:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(images), labels)
-        loss.backward()
-        optimizer.step()
-    seconds = time.perf_counter() - started
-    correct = 0
-    model.eval()
-    with torch.no_grad():
-        for images, labels in torch.utils.data.DataLoader(test_set, batch_size=1000):
-            correct += (model(images).argmax(1) == labels).sum().item()
-    return seconds, correct / len(test_set)
-
-
-def engine_epoch(
-    root: str | os.PathLike[str] | None, seed: int, batch_size: int
-) -> tuple[float, float]:
-    """One epoch with our engine; the time excludes the test evaluation, as for the lesson."""
-    config = TrainConfig(epochs=1, batch_size=batch_size, seed=seed, log_every=10**9)
-    run = TrainingRun(config, root)
-    load_split("mnist", train=True, root=root)  # Loading is a one-off per process: not timed.
-    load_split("mnist", train=False, root=root)
-    started = time.perf_counter()
-    iterator = iter(run)
-    seconds = accuracy = 0.0
-    for event in iterator:
-        if isinstance(event, EpochEvent):
-            accuracy = event.test_accuracy
-    # The epoch event comes after the test evaluation: time the training part alone.
-    seconds = time.perf_counter() - started
-    seconds -= timed_evaluation(run.model, root)
-    return seconds, accuracy
-
-
-def timed_evaluation(model: SmallCNN, root) -> float:
-    started = time.perf_counter()
-    evaluate(model, load_split("mnist", train=False, root=root))
-    return time.perf_counter() - started
-
-
-def bench_train(
-    root=None, threads: int | None = None, seed: int = 0, batch_size: int = 128
-) -> dict:
-    threads = threads or torch.get_num_threads()
-    torch.set_num_threads(threads)
-    engine_seconds, engine_accuracy = engine_epoch(root, seed, batch_size)
-    lesson_seconds, lesson_accuracy = lesson_epoch(root, seed, batch_size)
-    return {
-        "threads": threads,
-        "batch_size": batch_size,
-        "engine_seconds_per_epoch": round(engine_seconds, 3),
-        "lesson_seconds_per_epoch": round(lesson_seconds, 3),
-        "speedup": round(lesson_seconds / engine_seconds, 2),
-        "engine_test_accuracy": engine_accuracy,
-        "lesson_test_accuracy": lesson_accuracy,
-    }
+from mnist_demo.train import TrainConfig, TrainingRun
 
 
 def bench_predict(

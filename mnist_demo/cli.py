@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_demo.config import DATA_ENV, DATASETS
+from mnist_demo.device import DEVICE_CHOICES
+from mnist_demo.recipes import RECIPES
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -22,17 +24,34 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=DEVICE_CHOICES,
+        help="where to compute; auto: CUDA, then Apple's MPS, then the CPU (as the lesson does)",
+    )
+
+
 def add_train_parser(commands) -> None:
     parser = commands.add_parser("train", help="train a SmallCNN and save its weights")
     parser.add_argument("--dataset", default="mnist", choices=sorted(DATASETS), help="dataset")
-    parser.add_argument("--epochs", type=int, default=5, help="passes over the training set")
-    parser.add_argument("--batch-size", type=int, default=128, help="images per optimiser step")
-    parser.add_argument("--learning-rate", type=float, default=1e-3, help="(peak) learning rate")
+    parser.add_argument(
+        "--preset",
+        choices=sorted(RECIPES),
+        help="a named recipe for epochs, batch size, learning rate and schedule (flags win); "
+        + "; ".join(f"{name}: {recipe}" for name, recipe in RECIPES.items()),
+    )
+    # The next four default to None so that --preset can fill them; TrainConfig holds the
+    # lesson's values for whatever neither names.
+    parser.add_argument("--epochs", type=int, help="passes over the training set (lesson: 5)")
+    parser.add_argument("--batch-size", type=int, help="images per optimiser step (lesson: 128)")
+    parser.add_argument("--learning-rate", type=float, help="(peak) learning rate (lesson: 1e-3)")
     parser.add_argument("--optimizer", default="adam", choices=["adam", "sgd"], help="optimiser")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
     parser.add_argument("--batch-norm", action="store_true", help="BatchNorm after each conv")
     parser.add_argument(
-        "--schedule", default="none", choices=["none", "steplr", "onecycle"], help="LR schedule"
+        "--schedule", choices=["none", "steplr", "onecycle"], help="LR schedule (lesson: none)"
     )
     parser.add_argument("--step-size", type=int, default=2, help="StepLR: epochs between decays")
     parser.add_argument("--gamma", type=float, default=0.5, help="StepLR: decay factor")
@@ -49,6 +68,10 @@ def add_train_parser(commands) -> None:
     parser.add_argument("--out", type=Path, help="save the weights here (+ a .json sidecar)")
     parser.add_argument("--plot", type=Path, help="save the loss/accuracy curves as a PNG")
     parser.add_argument("--dry-run", action="store_true", help="a few batches only, to smoke-test")
+    add_device_option(parser)
+    parser.add_argument(
+        "--no-cuda-graph", action="store_true", help="on CUDA, run every step eagerly"
+    )
     add_data_options(parser)
     parser.set_defaults(handler=run_train)
 
@@ -58,6 +81,7 @@ def add_evaluate_parser(commands) -> None:
     parser.add_argument("--weights", type=Path, help="weights file (default: the shipped one)")
     parser.add_argument("--dataset", choices=sorted(DATASETS), help="default: the weights' own")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_device_option(parser)
     add_data_options(parser)
     parser.set_defaults(handler=run_evaluate)
 
@@ -78,15 +102,24 @@ def add_explain_parser(commands) -> None:
     parser.add_argument("--weights", type=Path, help="weights file (default: the shipped one)")
     parser.add_argument("--dataset", default="mnist", choices=sorted(DATASETS), help="dataset")
     parser.add_argument("--target", type=int, help="class index for the saliency (default: top)")
+    add_device_option(parser)
     parser.set_defaults(handler=run_explain)
 
 
 def add_bench_parser(commands) -> None:
     parser = commands.add_parser("bench", help="benchmarks measured side by side in one run")
     targets = parser.add_subparsers(dest="target", required=True)
-    train = targets.add_parser("train", help="one epoch: our engine vs the lesson's DataLoader")
+    train = targets.add_parser(
+        "train", help="our engine vs the lesson's DataLoader; the lesson's run and --preset fast"
+    )
     train.add_argument("--threads", type=int, help="torch CPU threads for both (default: all)")
     train.add_argument("--json", action="store_true", help="print one JSON object")
+    train.add_argument(
+        "--no-recipes",
+        action="store_true",
+        help="only the one-epoch comparison, not the whole lesson and fast runs to 99%%",
+    )
+    add_device_option(train)
     add_data_options(train)
     train.set_defaults(handler=run_bench_train)
     predict = targets.add_parser("predict", help="predict() latency on 280px and 800px canvases")
@@ -141,9 +174,11 @@ def run_explain(args: argparse.Namespace) -> int:
 
 
 def run_bench_train(args: argparse.Namespace) -> int:
-    from mnist_demo.bench import bench_train
+    from mnist_demo.bench_train import bench_train
 
-    result = bench_train(args.data_dir, threads=args.threads)
+    result = bench_train(
+        args.data_dir, threads=args.threads, device=args.device, recipes=not args.no_recipes
+    )
     print(json.dumps(result) if args.json else format_mapping(result))
     return 0
 
@@ -182,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mnist_demo.train import TrainingDiverged
 
     try:
+        if getattr(args, "device", None):
+            from mnist_demo.device import resolve_device
+
+            resolve_device(args.device)  # A missing GPU: one line, before any work starts.
         return args.handler(args)
     except (DatasetMissingError, CheckpointError, TrainingDiverged, ValueError, OSError) as error:
         print(f"mnist-demo {args.command}: error: {error}", file=sys.stderr)

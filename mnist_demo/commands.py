@@ -11,22 +11,34 @@ from tqdm import tqdm
 from mnist_demo.checkpoint import load_checkpoint, save_checkpoint
 from mnist_demo.config import dataset_spec, shipped_weights_path
 from mnist_demo.data import load_split
+from mnist_demo.device import resolve_device
 from mnist_demo.evaluate import evaluate
+from mnist_demo.recipes import RECIPES
 from mnist_demo.train import EpochEvent, StepEvent, TrainConfig, TrainingRun
 
 PRECISIONS = {"auto": None, "bf16": True, "fp32": False}
 
 
+def recipe_from_args(args: argparse.Namespace) -> dict:
+    """--preset's values, overridden by any of its four flags given on the command line."""
+    recipe = dict(RECIPES[args.preset]) if args.preset else {}
+    given = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "schedule": args.schedule,
+    }
+    recipe.update({name: value for name, value in given.items() if value is not None})
+    return recipe
+
+
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
+        **recipe_from_args(args),
         dataset=args.dataset,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
         optimizer=args.optimizer,
         momentum=args.momentum,
         batch_norm=args.batch_norm,
-        schedule=args.schedule,
         step_size=args.step_size,
         gamma=args.gamma,
         subset=args.subset,
@@ -34,6 +46,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed,
         threads=args.threads,
         bf16=PRECISIONS[args.precision],
+        device=args.device,
+        cuda_graph=False if args.no_cuda_graph else None,
     )
 
 
@@ -98,7 +112,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if dataset != checkpoint.dataset:
         raise ValueError(f"{weights} was trained on {checkpoint.dataset}, not {dataset}")
     split = load_split(dataset, train=False, root=args.data_dir, download=not args.no_download)
-    result = evaluate(checkpoint.model, split).as_dict(checkpoint.class_names)
+    model = checkpoint.model.to(resolve_device(args.device))
+    result = evaluate(model, split).as_dict(checkpoint.class_names)
     result["weights"] = str(weights)
     result["dataset"] = dataset
     if args.json:

@@ -28,6 +28,7 @@ from mnist_demo.analysis import (
 )
 from mnist_demo.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from mnist_demo.config import MNIST, DatasetSpec, dataset_spec, shipped_weights_path
+from mnist_demo.device import resolve_device
 from mnist_demo.inference import Predictor
 from mnist_demo.preprocess import preprocess
 
@@ -145,6 +146,7 @@ def load_source(args: argparse.Namespace) -> Checkpoint:
 def explain_command(args: argparse.Namespace) -> int:
     """Write the views and print one line per file (errors reach cli.main as ValueError)."""
     checkpoint = load_source(args)
+    checkpoint.model.to(resolve_device(args.device))
     paths = explain_to_files(args.image, checkpoint, args.out, args.target)
     evidence = "the predicted class" if args.target is None else f"class {args.target}"
     for path in paths:

@@ -157,13 +157,15 @@ def finetune(
     threads: int | None = None,
     test_subset: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    device: torch.device | str = "cpu",
 ) -> FinetuneResult:
     """Fine-tune a copy of ``model`` on the personal ``examples`` mixed into MNIST batches.
 
     Each step trains on ``batch_size`` images from ``train`` plus ``personal_per_batch`` personal
     examples (repeated as needed, slightly augmented when ``augment``), with Adam, cross-entropy
     and dropout active. ``test`` defaults to the test split of ``train``'s dataset.
-    ``should_stop`` is asked before each step; ``threads`` applies for this call only. The same
+    ``should_stop`` is asked before each step; ``threads`` applies for this call only; the steps
+    and evaluations run on ``device`` and the result's model is on the CPU. The same
     inputs and ``seed`` give the same result (unless another thread draws from torch's global
     random generator meanwhile: dropout uses it).
     """
@@ -188,14 +190,15 @@ def finetune(
     try:
         # A private copy: the caller's model (perhaps the one serving predictions) stays as it
         # is. A served model has gradients switched off, so switch them back on for the copy.
-        tuned = copy.deepcopy(model).to("cpu").requires_grad_(True)
+        tuned = copy.deepcopy(model).to(device).requires_grad_(True)
         # channels_last makes CPU max-pooling and convolutions much faster (pytorch#51393).
         tuned.to(memory_format=torch.channels_last)
         personal_before = accuracy(tuned, personal_images, personal_labels)
         test_before = evaluate(tuned, test).accuracy
         # Dropout draws from torch's global generator: seed it here, and restore it afterwards
         # so that fine-tuning leaves no trace on anyone else's random numbers.
-        with torch.random.fork_rng(devices=[]):
+        gpu = [device] if torch.device(device).type == "cuda" else []  # Its dropout generator.
+        with torch.random.fork_rng(devices=gpu):
             torch.manual_seed(seed)
             generator = torch.Generator().manual_seed(seed)
             done = train_steps(
@@ -213,6 +216,7 @@ def finetune(
         tuned.eval()
         personal_after = accuracy(tuned, personal_images, personal_labels)
         test_after = evaluate(tuned, test).accuracy
+        tuned.to("cpu")  # Predictions of single drawings run on the CPU.
     finally:
         if threads:
             torch.set_num_threads(previous_threads)
@@ -255,6 +259,10 @@ def train_steps(
             drawings = augment_batch(drawings, spec, generator, augmentation)
         images = torch.cat([mnist[0][mnist_indices], drawings])
         labels = torch.cat([mnist[1][mnist_indices], personal[1][personal_indices]])
+        # The batch is put together on the CPU (so the same seed picks the same images and
+        # augmentation on any device) and moved to the model's device for the step.
+        device = next(model.parameters()).device
+        images, labels = images.to(device), labels.to(device)
         logits = model(images.contiguous(memory_format=torch.channels_last))
         loss = F.cross_entropy(logits, labels)
         optimizer.zero_grad(set_to_none=True)

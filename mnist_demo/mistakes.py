@@ -8,6 +8,7 @@ pyplot figure is registered, so nothing is left open and no process-wide backend
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -53,10 +54,18 @@ class ModelReport:
         return self.probabilities.amax(1)  # (N,)
 
 
-def model_report(model: nn.Module, split: Split) -> ModelReport:
-    """Evaluate ``model`` on ``split`` in one pass and keep its probabilities."""
+def model_report(
+    model: nn.Module, split: Split, device: torch.device | str | None = None
+) -> ModelReport:
+    """Evaluate ``model`` on ``split`` in one pass and keep its probabilities.
+
+    With ``device`` the pass runs on a copy of the model there (the model itself may be serving
+    predictions on the CPU); the report lives on the CPU either way.
+    """
     if len(split) == 0:
         raise ValueError("the split is empty: there is nothing to evaluate")
+    if device is not None and torch.device(device) != next(model.parameters()).device:
+        model = copy.deepcopy(model).to(device)
     logits = predict_logits(model, split.images)  # (N, C): the one pass, as evaluate() makes it
     return ModelReport(evaluation_of(logits, split.labels), torch.softmax(logits.double(), dim=1))
 

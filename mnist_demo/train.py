@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from mnist_demo.config import dataset_spec
 from mnist_demo.data import Augmentation, augment_batch, batch_indices, load_split
+from mnist_demo.device import check_choice, resolve_device
 from mnist_demo.evaluate import evaluate
 from mnist_demo.model import ModelConfig, SmallCNN
 
@@ -52,6 +53,10 @@ class TrainConfig:
     # the CPU computes bf16 natively (AVX512-BF16 or AMX), where it is ~1.5x faster per step.
     bf16: bool | None = None
     log_every: int = 20  # Batches between progress events.
+    # Where to train ("auto", "cpu", "cuda", "mps"): a GPU runs mnist_demo.engine, the data
+    # resident on it; cuda_graph=None there means capture the step in a CUDA graph on CUDA.
+    device: str = "cpu"
+    cuda_graph: bool | None = None
 
     def __post_init__(self) -> None:
         self.dataset = dataset_spec(self.dataset).name
@@ -71,6 +76,7 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        self.device = check_choice(self.device)
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,11 @@ def train(
 ) -> Iterator[StepEvent | EpochEvent]:
     """Train ``run.model`` (a fresh SmallCNN if None) and yield progress events."""
     run = run or TrainingRun(config, data_root)
+    if resolve_device(config.device).type != "cpu":
+        from mnist_demo.engine import train_on_device  # It builds on this module.
+
+        yield from train_on_device(config, data_root, run)
+        return
     if config.threads:
         torch.set_num_threads(config.threads)
     spec = dataset_spec(config.dataset)

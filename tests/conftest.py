@@ -14,6 +14,18 @@ if not os.environ.get("MNIST_DEMO_DATA") and SHARED_DATA.is_dir():
     os.environ["MNIST_DEMO_DATA"] = str(SHARED_DATA)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` need a CUDA GPU: skipped, saying so, on a machine without one."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (none here)")
+    for item in items:
+        if item.get_closest_marker("cuda"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def mnist_test():
     from mnist_demo.data import load_split

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from mnist_demo.data import DatasetMissingError, load_split
+from mnist_demo.device import device_from_env
 from mnist_demo.mistakes import (
     ModelReport,
     cell_examples,
@@ -43,7 +44,9 @@ def report_for(session: Session) -> tuple[ModelReport, object, object]:
         # One thread for this request's thread (an OpenMP setting per thread): the other core
         # stays with the trainer and everyone's predictions.
         torch.set_num_threads(1)
-        report = model_report(model, split)  # Outside the lock: others' cached reports stay free.
+        report = model_report(
+            model, split, device_from_env()
+        )  # Outside the lock: others' cached reports stay free.
         with _reports_lock:
             _reports[model] = report
     return report, split, predictor

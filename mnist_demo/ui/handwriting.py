@@ -90,6 +90,7 @@ def finetune_session(session: Session, budget: Budget, slot: TrainerSlot = SLOT)
                 steps=max(60, 4 * len(examples)),
                 personal_per_batch=min(32, max(16, len(examples))),
                 threads=budget.threads,
+                device=budget.device,
             )
     except TrainerBusy as error:
         return Outcome(f"⏳ {error}")

@@ -60,7 +60,9 @@ def fit_to_budget(config: TrainConfig, budget: Budget) -> tuple[TrainConfig, str
     size = config.subset or 60_000
     steps_per_epoch = math.ceil(size / config.batch_size)
     log_every = max(1, steps_per_epoch // EVENTS_PER_EPOCH)
-    fitted = dataclasses.replace(config, epochs=epochs, threads=budget.threads, log_every=log_every)
+    fitted = dataclasses.replace(
+        config, epochs=epochs, threads=budget.threads, log_every=log_every, device=budget.device
+    )
     return fitted, note
 
 

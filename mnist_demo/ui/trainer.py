@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from mnist_demo.device import device_from_env
+
 MAX_EPOCHS_ENV = "MNIST_DEMO_MAX_EPOCHS"
 MAX_SECONDS_ENV = "MNIST_DEMO_MAX_TRAIN_SECONDS"
 THREADS_ENV = "MNIST_DEMO_TRAIN_THREADS"
@@ -43,6 +45,7 @@ class Budget:
     max_epochs: int = 10
     max_seconds: float = 600.0
     threads: int = 1
+    device: str = "cpu"  # Where Retrain, fine-tuning and Evaluate compute ($MNIST_DEMO_DEVICE).
 
     @classmethod
     def from_env(cls) -> Budget:
@@ -52,6 +55,7 @@ class Budget:
             max_epochs=env_number(MAX_EPOCHS_ENV, cls.max_epochs),
             max_seconds=env_number(MAX_SECONDS_ENV, cls.max_seconds, float),
             threads=env_number(THREADS_ENV, default_threads),
+            device=device_from_env().type,
         )
 
 
