@@ -126,7 +126,9 @@ class Stepper:
 
     def forward_backward_update(self, images: torch.Tensor, labels: torch.Tensor) -> None:
         # Autocast's cast cache must be off while capturing (PyTorch's CUDA-graph notes).
-        with torch.autocast(self.device.type, torch.bfloat16, self.bf16, cache_enabled=False):
+        with torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False
+        ):
             logits = self.model(images)  # (N, 10)
         loss = F.cross_entropy(logits.float(), labels)
         loss.backward()
@@ -183,7 +185,7 @@ def train_on_device(
     )
 
     torch.manual_seed(config.seed)  # Dropout's generator (seeds every device).
-    generator = torch.Generator(device).manual_seed(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
     if run.model is None:
         run.model = SmallCNN(
             ModelConfig(batch_norm=config.batch_norm, num_classes=len(spec.class_names))
