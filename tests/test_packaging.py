@@ -4,7 +4,6 @@ import tomllib
 
 from .conftest import REPO_ROOT
 
-
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
