@@ -17,6 +17,7 @@ from dataclasses import dataclass
 MAX_EPOCHS_ENV = "MNIST_DEMO_MAX_EPOCHS"
 MAX_SECONDS_ENV = "MNIST_DEMO_MAX_TRAIN_SECONDS"
 THREADS_ENV = "MNIST_DEMO_TRAIN_THREADS"
+LINE_SIZE_ENV = "MNIST_DEMO_TRAIN_LINE"
 
 
 class TrainerBusy(RuntimeError):
@@ -38,11 +39,12 @@ def env_number(name: str, default: float, cast=int):
 
 @dataclass(frozen=True)
 class Budget:
-    """What one training run may use on this host."""
+    """What one training run may use on this host, and how many may wait in line for it."""
 
     max_epochs: int = 10
     max_seconds: float = 600.0
     threads: int = 1
+    line_size: int = 40
 
     @classmethod
     def from_env(cls) -> Budget:
@@ -52,6 +54,7 @@ class Budget:
             max_epochs=env_number(MAX_EPOCHS_ENV, cls.max_epochs),
             max_seconds=env_number(MAX_SECONDS_ENV, cls.max_seconds, float),
             threads=env_number(THREADS_ENV, default_threads),
+            line_size=env_number(LINE_SIZE_ENV, cls.line_size),
         )
 
 
