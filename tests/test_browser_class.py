@@ -99,6 +99,13 @@ def test_the_charts_draw_train_and_test_curves_with_a_legend(browser, app_url, a
     lines = page.eval_on_selector_all("#loss-chart svg .mark-line path", "paths => paths.length")
     assert lines == 2
     page.locator("#loss-chart").screenshot(path=str(artifacts_dir / "loss_chart.png"))
+    # The downloads' names are shown whole, not cut to "mnist… .pth".
+    page.locator("#downloads .stem").first.wait_for(timeout=20_000)
+    cut = page.eval_on_selector_all(
+        "#downloads .stem", "names => names.filter(n => n.scrollWidth > n.clientWidth).length"
+    )
+    assert cut == 0
+    assert "mnist_cnn_retrained" in page.locator("#downloads").inner_text()
     page.context.close()
 
 

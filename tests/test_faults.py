@@ -11,7 +11,6 @@ with it, and once the file is repaired the next prediction loads it (a failed lo
 from __future__ import annotations
 
 import asyncio
-
 import hashlib
 import multiprocessing
 import os

@@ -36,6 +36,9 @@ CSS = """
 .pictures .grid-container { grid-template-columns: repeat(auto-fill, 120px) !important; }
 .pictures .thumbnail-item { aspect-ratio: 1; }
 .pictures img { image-rendering: pixelated; }
+/* Downloaded file names wrap instead of ending in an ellipsis ("mnist… .pth"). */
+#downloads .filename { flex-wrap: wrap; }
+#downloads .filename .stem { white-space: normal; overflow-wrap: anywhere; }
 #steps .grid-container { grid-template-columns: repeat(auto-fill, 150px) !important; }
 """
 

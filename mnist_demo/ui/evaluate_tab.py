@@ -25,6 +25,7 @@ from mnist_demo.mistakes import (
     gallery_items,
     model_report,
 )
+from mnist_demo.ui.memory import release_freed_memory
 from mnist_demo.ui.session import Session
 
 GALLERY_SIZE = 24
@@ -79,6 +80,8 @@ def evaluate_model(session: Session):
         report, split, predictor = report_for(session)
     except DatasetMissingError as error:
         return f"⚠️ {error}", None, None, None, None, None
+    finally:
+        release_freed_memory()  # The test set's activations, 10,000 images' worth.
     names = predictor.class_names
     mistakes = confident_mistakes(report, split, k=GALLERY_SIZE)
     lowest = min(report.evaluation.per_class_accuracy)

@@ -17,6 +17,7 @@ from mnist_demo.evaluate import Evaluation, evaluate
 from mnist_demo.inference import Predictor
 from mnist_demo.model import ModelConfig, SmallCNN
 from mnist_demo.train import EpochEvent, StepEvent, TrainConfig, TrainingRun
+from mnist_demo.ui.memory import release_freed_memory
 from mnist_demo.ui.session import Session
 from mnist_demo.ui.trainer import SLOT, Budget, TrainerSlot
 
@@ -122,6 +123,7 @@ def train_for_visitor(
         finally:
             # A diverged, failed or abandoned run must not leave a Stop button aimed at it.
             session.active_run = None
+            release_freed_memory()
 
 
 def run_in_slot(

@@ -214,7 +214,10 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
             use = gr.Button("Use this model", elem_id="use-model")
             back = gr.Button("Back to the shipped model", elem_id="shipped-model")
             downloads = gr.File(
-                label="Download weights + JSON sidecar", file_count="multiple", interactive=False
+                label="Download weights + JSON sidecar",
+                file_count="multiple",
+                interactive=False,
+                elem_id="downloads",
             )
 
     async def run(*values, progress=gr.Progress()):  # noqa: B008 (Gradio's own idiom)
