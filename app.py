@@ -19,4 +19,8 @@ if __name__ == "__main__":
         shipped_predictor("mnist")  # A broken weights file stops here, named, not per visitor.
     except CheckpointError as error:
         sys.exit(f"app.py: cannot start: {error}")
-    demo.launch(share=args.share, **launch_options())
+    # Quiet: Gradio's banner would tell the user to edit launch() for a public link.
+    demo.launch(share=args.share, quiet=True, prevent_thread_lock=True, **launch_options())
+    public = f" and {demo.share_url}" if demo.share_url else " (--share adds a public link)"
+    print(f"* mnist-demo running on {demo.local_url}{public}", flush=True)
+    demo.block_thread()

@@ -8,6 +8,7 @@ block's feature maps, the saliency overlay, the probabilities and the layer tabl
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,19 @@ from mnist_demo.device import resolve_device
 from mnist_demo.inference import Predictor
 from mnist_demo.preprocess import preprocess
 
-# Feature-map tiles are enlarged to about this many pixels a side, so 7x7 maps stay readable.
-TILE_PIXELS = 112
+# Grids are written slide-sized: at least this wide, maps SLIDE_GAP pixels apart.
+SLIDE_WIDTH = 1200
+SLIDE_GAP = 12
+GRID_COLUMNS = 8
 INPUT_SCALE = 8
-FILTER_SCALE = 16
+
+
+def slide_grid(maps: np.ndarray, signed: bool = False) -> np.ndarray:
+    """A tile grid of (N, H, W) maps enlarged so that the picture is at least SLIDE_WIDTH wide."""
+    columns = min(GRID_COLUMNS, len(maps))
+    cell = (SLIDE_WIDTH + SLIDE_GAP) / columns - SLIDE_GAP
+    scale = math.ceil(cell / maps.shape[-1])
+    return tile(maps, columns=columns, scale=scale, signed=signed, gap=SLIDE_GAP)
 
 
 def model_source(
@@ -74,10 +84,10 @@ def explain_to_files(
     chosen = int(probabilities.argmax()) if target is None else target
     pictures = {
         "input.png": np.kron(prepared.picture, np.ones((INPUT_SCALE, INPUT_SCALE), np.uint8)),
-        "filters.png": tile(first_layer_filters(model), scale=FILTER_SCALE, signed=True),
+        "filters.png": slide_grid(first_layer_filters(model), signed=True),
     }
     for name, maps in feature_maps(model, prepared.tensor).items():
-        pictures[f"{name}.png"] = tile(maps, scale=max(1, TILE_PIXELS // maps.shape[-1]))
+        pictures[f"{name}.png"] = slide_grid(maps)
     heat = saliency(model, prepared.tensor, chosen)
     pictures["saliency.png"] = overlay(prepared.picture, heat)
     out_dir.mkdir(parents=True, exist_ok=True)

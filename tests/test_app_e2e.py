@@ -81,19 +81,19 @@ def test_retrain_streams_progress_and_changes_only_that_sessions_predictions(
     wait_until_free()
 
 
-def test_second_start_is_told_busy_and_cancel_frees_the_trainer(server_url):
+def test_second_start_waits_in_line_told_its_place_and_runs_when_the_first_ends(server_url):
     first, second = Client(server_url, verbose=False), Client(server_url, verbose=False)
     job = first.submit(*LONG_RUN, api_name="/train")
     deadline = time.monotonic() + 60
     while not SLOT.busy and time.monotonic() < deadline:
         time.sleep(0.05)
     assert SLOT.busy
-    busy = second.predict(*QUICK_RUN, api_name="/train")
-    assert "busy" in busy[0]
-    job.cancel()
-    wait_until_free()
-    again = second.submit(*QUICK_RUN, api_name="/train")
-    assert "test accuracy" in again.result()[0]
+    waiting = second.submit(*QUICK_RUN, api_name="/train")
+    while not waiting.outputs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "number 2 in line" in waiting.outputs()[0][0]
+    job.cancel()  # The first visitor leaves: the second's run starts by itself.
+    assert "test accuracy" in waiting.result()[0]
     wait_until_free()
 
 

@@ -62,7 +62,7 @@ def test_evaluate_reports_a_corrupt_weights_file_in_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_bench_train_prints_both_pipelines_side_by_side():
-    result = mnist_demo("bench", "train", "--json")
+    result = mnist_demo("bench", "train", "--device", "cpu", "--no-recipes", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["speedup"] == pytest.approx(

@@ -10,6 +10,7 @@ with it, and once the file is repaired the next prediction loads it (a failed lo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import multiprocessing
 import os
@@ -298,20 +299,23 @@ def test_diverging_run_is_reported_publishes_nothing_and_frees_the_trainer(sessi
 
 
 def test_the_retrain_tab_reports_divergence_in_its_status(session_with_model):
+    from mnist_demo.ui.line import TrainerLine
     from mnist_demo.ui.retrain_tab import start_training
-
-    session, before = session_with_model
-    outputs = list(
-        start_training(
-            "mnist", 1, 1e6, 64, "sgd", False, "none", 512, False, 0,
-            session, budget=Budget(threads=1), progress=lambda *args, **kwargs: None,
-        )
-    )  # fmt: skip
-    status, *_, files = outputs[-1]
-    assert "diverged" in status and "Nothing was kept" in status
-    assert files is None
     from mnist_demo.ui.trainer import SLOT
 
+    session, before = session_with_model
+
+    async def run_tab():
+        updates = start_training(
+            "mnist", 1, 1e6, 64, "sgd", False, "none", 512, False, 0,
+            session, budget=Budget(threads=1), line=TrainerLine(slot=SLOT),
+            progress=lambda *args, **kwargs: None,
+        )  # fmt: skip
+        return [output async for output in updates]
+
+    status, *_, files = asyncio.run(run_tab())[-1]
+    assert "diverged" in status and "Nothing was kept" in status
+    assert files is None
     assert_nothing_published(session, before, SLOT)
 
 

@@ -91,3 +91,22 @@ def test_the_copy_link_query_reopens_the_same_settings():
     assert preset.problems == []
     assert preset.values == {name: values[name] for name in CONTROLS}
     assert preset.hide == {"advanced"} and preset.tab == "retrain"
+
+
+def test_a_named_preset_sets_its_settings_and_the_links_own_values_win():
+    preset = parse_preset({"preset": "quick", "lr": "0.01"}, BUDGET)
+    assert preset.values["subset"] == 30000 and preset.values["schedule"] == "onecycle"
+    assert preset.values["learning_rate"] == 0.01 and not preset.problems
+    assert parse_preset({"preset": "lesson"}, Budget(max_epochs=2)).values["epochs"] == 2
+    unknown = parse_preset({"preset": "fastest"}, BUDGET)
+    assert unknown.problems == ["preset='fastest' ignored (use one of quick, lesson)"]
+
+
+@pytest.mark.slow
+def test_the_quick_preset_reaches_97_percent_on_the_test_set():
+    from mnist_demo.train import TrainConfig, TrainingRun
+    from mnist_demo.ui.presets import PRESETS
+
+    run = TrainingRun(TrainConfig(**PRESETS["quick"], threads=1))
+    final = list(run)[-1]
+    assert final.test_accuracy >= 0.97, final

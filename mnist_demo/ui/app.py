@@ -15,8 +15,9 @@ from mnist_demo.ui.draw_tab import (
     wire_draw_tab,
 )
 from mnist_demo.ui.evaluate_tab import build_evaluate_tab
-from mnist_demo.ui.handwriting import build_handwriting_panel, finetune_session, gallery_of
+from mnist_demo.ui.handwriting import build_handwriting_panel, finetune_in_line, gallery_of
 from mnist_demo.ui.inside import build_inside_panels
+from mnist_demo.ui.line import TrainerLine
 from mnist_demo.ui.presets import CONTROLS, parse_preset
 from mnist_demo.ui.retrain_tab import DATASET_CHOICES, build_retrain_tab
 from mnist_demo.ui.session import Session
@@ -30,6 +31,15 @@ CSS = """
 #sketch canvas { touch-action: none; }  /* A finger draws instead of scrolling the page. */
 #model-input img, #inside img { image-rendering: pixelated; }  /* Pixels, not blur. */
 #hint { min-height: 3em; }
+/* Gradio stretches gallery tiles to fill the row when it holds fewer pictures than columns, so
+   two 28x28 digits showed as two huge, cropped, blurred tiles. Fixed tiles keep them whole. */
+.pictures .grid-container { grid-template-columns: repeat(auto-fill, 120px) !important; }
+.pictures .thumbnail-item { aspect-ratio: 1; }
+.pictures img { image-rendering: pixelated; }
+/* Downloaded file names wrap instead of ending in an ellipsis ("mnist… .pth"). */
+#downloads .filename { flex-wrap: wrap; }
+#downloads .filename .stem { white-space: normal; overflow-wrap: anywhere; }
+#steps .grid-container { grid-template-columns: repeat(auto-fill, 150px) !important; }
 """
 
 INTRO = """# Draw a digit · watch a CNN learn
@@ -64,6 +74,7 @@ def use_model(use: bool, session: Session):
 def build_demo(budget: Budget | None = None) -> gr.Blocks:
     """The whole app, built without launching it."""
     budget = budget or Budget.from_env()
+    line = TrainerLine(capacity=budget.line_size)
     ttl = env_number(SESSION_TTL_ENV, 3600)
     predict_concurrency = env_number(PREDICT_CONCURRENCY_ENV, 4)
     # Uploaded canvases are cached per component and never evicted otherwise (see the notes):
@@ -71,6 +82,8 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
     with gr.Blocks(title="mnist-demo: draw a digit", delete_cache=(3600, 3600)) as demo:
         session = gr.State(Session(), time_to_live=ttl, delete_callback=close_session)
         gr.Markdown(INTRO)
+        # What a lesson link got wrong, said on the page (toasts from page load never show).
+        link_notice = gr.Markdown(visible=False, elem_id="link-notice")
         dataset = gr.Radio(DATASET_CHOICES, value="mnist", label="Model", elem_id="dataset")
         with gr.Tabs() as tabs:
             with gr.Tab("Draw", id="draw"):
@@ -80,7 +93,7 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
             with gr.Tab("Evaluate", id="evaluate"):
                 build_evaluate_tab(session)
             with gr.Tab("Retrain", id="retrain"):
-                retrain = build_retrain_tab(session, budget)
+                retrain = build_retrain_tab(session, budget, line)
         draw_outputs = draw.outputs
         wire_draw_tab(draw, session, predict_concurrency, panels_follower(panels))
         wire_panels(panels, session)
@@ -98,23 +111,26 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
                 api_name="use_model" if use else "use_shipped",
             )
 
-        def tune(state: Session):
-            outcome = finetune_session(state, budget)
-            return outcome.status, *classify(state.drawing, state), state.dataset
+        async def tune(state: Session):
+            async for step in finetune_in_line(state, budget, line):
+                if isinstance(step, str):  # Still waiting in line.
+                    yield step, *[gr.skip()] * (len(draw_outputs) + 1)
+                else:
+                    yield step.status, *classify(state.drawing, state), state.dataset
 
         handwriting.tune.click(
             tune,
             session,
             [handwriting.status, *draw_outputs, dataset],
             api_name="finetune",
-            concurrency_limit=4,  # As for Start: a second visitor hears "busy" at once.
+            # Shares the trainer's line and its concurrency (see the Retrain tab's Start).
+            concurrency_limit=line.capacity + 1,
             concurrency_id="train",
         )
 
         def apply_preset(state: Session, request: gr.Request):
             preset = parse_preset(dict(request.query_params), budget)
-            for problem in preset.problems:
-                gr.Warning(f"Link setting {problem}")
+            notice = "\n".join(f"⚠️ Link setting {problem}." for problem in preset.problems)
             updates = [
                 gr.update(value=preset.values[name]) if name in preset.values else gr.update()
                 for name in CONTROLS
@@ -131,6 +147,8 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
                 gr.update(visible="advanced" not in preset.hide),
                 gr.Tabs(selected=tab) if tab else gr.update(),
                 gr.update(open=True) if preset.tab == "inside" else gr.update(),
+                gr.update(value=notice, visible=bool(notice)),
+                gr.update(value=True) if "advanced" in preset.hide else gr.update(),
             )
 
         demo.load(
@@ -142,6 +160,8 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
                 retrain.advanced,
                 tabs,
                 panels.accordions[0],
+                link_notice,
+                retrain.hide_advanced,
             ],
             api_name=False,
             queue=False,

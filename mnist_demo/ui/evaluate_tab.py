@@ -26,6 +26,7 @@ from mnist_demo.mistakes import (
     gallery_items,
     model_report,
 )
+from mnist_demo.ui.memory import release_freed_memory
 from mnist_demo.ui.session import Session
 
 GALLERY_SIZE = 24
@@ -62,6 +63,9 @@ def summary(report: ModelReport, session: Session) -> str:
     )
 
 
+MATRIX_CORNER = "true ↓ / predicted →"
+
+
 def per_class_frame(report: ModelReport, names) -> pd.DataFrame:
     return pd.DataFrame({"class": list(names), "accuracy": report.evaluation.per_class_accuracy})
 
@@ -69,7 +73,7 @@ def per_class_frame(report: ModelReport, names) -> pd.DataFrame:
 def matrix_frame(report: ModelReport, names) -> pd.DataFrame:
     matrix = report.evaluation.confusion_matrix
     frame = pd.DataFrame(matrix, columns=[f"→ {name}" for name in names])
-    frame.insert(0, "true ↓ / predicted →", list(names))
+    frame.insert(0, MATRIX_CORNER, list(names))
     return frame
 
 
@@ -79,6 +83,8 @@ def evaluate_model(session: Session):
         report, split, predictor = report_for(session)
     except DatasetMissingError as error:
         return f"⚠️ {error}", None, None, None, None, None
+    finally:
+        release_freed_memory()  # The test set's activations, 10,000 images' worth.
     names = predictor.class_names
     mistakes = confident_mistakes(report, split, k=GALLERY_SIZE)
     lowest = min(report.evaluation.per_class_accuracy)
@@ -133,7 +139,11 @@ def build_evaluate_tab(session: gr.State):
                 elem_id="per-class",
             )
     matrix = gr.Dataframe(
-        label="Confusion matrix (click a cell)", interactive=False, elem_id="confusion-table"
+        label="Confusion matrix (click a cell)",
+        # Before the first evaluation: the table's real header, not Gradio's "1 2 3".
+        headers=[MATRIX_CORNER, *(f"→ {digit}" for digit in range(10))],
+        interactive=False,
+        elem_id="confusion-table",
     )
     with gr.Row():
         true_class = gr.Dropdown(
@@ -144,7 +154,14 @@ def build_evaluate_tab(session: gr.State):
         )
         show = gr.Button("Show these examples", elem_id="show-cell")
     caption = gr.Markdown(elem_id="gallery-caption")
-    gallery = gr.Gallery(label="Examples", columns=8, height=320, elem_id="examples-gallery")
+    gallery = gr.Gallery(
+        label="Examples",
+        columns=8,
+        height=320,
+        object_fit="contain",
+        elem_id="examples-gallery",
+        elem_classes=["pictures"],
+    )
 
     def picked(evt: gr.SelectData, state: Session):
         row, column = evt.index
@@ -160,7 +177,10 @@ def build_evaluate_tab(session: gr.State):
         session,
         [message, per_class, figure, matrix, gallery, caption],
         api_name="evaluate",
-        concurrency_id="train",
+        # Not the trainer's id: events sharing an id share the lowest limit, which would cap
+        # the training line at this one's.
+        concurrency_id="evaluate",
+        concurrency_limit=1,
     )
     matrix.select(
         picked,

@@ -2,22 +2,34 @@
 
 The labelled drawings and the fine-tuned model belong to the visitor's session only: the
 shipped weights and every other visitor's predictions stay as they were. Fine-tuning is
-training, so it takes the process's one trainer slot like a Retrain run.
+training, so it waits in the trainer's line and takes its one slot like a Retrain run.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import anyio
 import gradio as gr
 import numpy as np
 
 from mnist_demo.data import DatasetMissingError, load_split
 from mnist_demo.finetune import PersonalExample, finetune
 from mnist_demo.preprocess import preprocess
+from mnist_demo.ui.line import (
+    AlreadyInLine,
+    LeftLine,
+    LineFull,
+    TrainerLine,
+    wait_in_line,
+    waiting_status,
+)
 from mnist_demo.ui.session import Session
 from mnist_demo.ui.trainer import SLOT, Budget, TrainerBusy, TrainerSlot
 
+# What a fine-tune costs the line: 60-200 steps, measured at 3.5-5.6 s on one thread.
+FINETUNE_SECONDS = 6.0
 # Enough to cover every digit a few times; a bound so one session's memory stays small.
 MAX_EXAMPLES = 50
 GALLERY_SCALE = 4
@@ -119,6 +131,27 @@ def finetune_session(session: Session, budget: Budget, slot: TrainerSlot = SLOT)
     return Outcome(status, changed_model=True)
 
 
+async def finetune_in_line(
+    session: Session, budget: Budget, line: TrainerLine
+) -> AsyncIterator[str | Outcome]:
+    """Wait for the trainer in the shared line (yielding status lines), then fine-tune."""
+    if not examples_of(session):
+        yield Outcome("Add a few of your drawings with their right labels first.")
+        return
+    try:
+        with line.place(session, FINETUNE_SECONDS) as ticket:
+            session.ticket = ticket
+            async for place in wait_in_line(line, ticket):
+                yield waiting_status(place)
+            session.ticket = None
+            line.started(ticket)
+            yield await anyio.to_thread.run_sync(finetune_session, session, budget, line.slot)
+    except (LineFull, AlreadyInLine, LeftLine) as error:
+        yield Outcome(f"⏳ {error}")
+    finally:
+        session.ticket = None
+
+
 @dataclass
 class HandwritingPanel:
     label: gr.Dropdown
@@ -144,10 +177,11 @@ def build_handwriting_panel(session: gr.State) -> HandwritingPanel:
         gallery = gr.Gallery(
             label="Your digits",
             columns=10,
-            height=140,
+            height=300,
             object_fit="contain",
             allow_preview=False,
             elem_id="my-digits",
+            elem_classes=["pictures"],
         )
         tune = gr.Button("Fine-tune on my digits", variant="primary", elem_id="finetune")
         status = gr.Markdown(elem_id="finetune-status")

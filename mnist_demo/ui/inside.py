@@ -113,7 +113,7 @@ def inside_views(drawing, choice: str | None, predictor: Predictor) -> InsideVie
 
 
 def filters_picture(predictor: Predictor) -> np.ndarray:
-    return tile(first_layer_filters(predictor.model), columns=8, scale=16, signed=True)
+    return tile(first_layer_filters(predictor.model), columns=8, scale=16, signed=True, gap=6)
 
 
 def layers_frame(predictor: Predictor) -> pd.DataFrame:
@@ -144,7 +144,15 @@ def preprocessing_views(drawing, crop: bool, fit: bool, centre: bool, predictor:
             return [], None, f"⚠️ {error}"
     if tensor is None:
         return [], None, "✏️ Draw something on the **Draw** tab to see its path to the network."
-    gallery = [(enlarge(step.picture), f"{step.name}: {step.explanation}") for step in steps]
+    # Short captions fit under a thumbnail; the full explanations are listed in the note.
+    gallery = [
+        (enlarge(step.picture), f"{number}. {step.name}")
+        for number, step in enumerate(steps, start=1)
+    ]
+    explained = "\n".join(
+        f"{number}. **{step.name}**: {step.explanation}"
+        for number, step in enumerate(steps, start=1)
+    )
     probabilities = predictor.predict_tensor(tensor)
     top = max(probabilities, key=probabilities.__getitem__)
     skipped = [name for name, on in (("crop", crop), ("fit", fit), ("centre", centre)) if not on]
@@ -155,7 +163,7 @@ def preprocessing_views(drawing, crop: bool, fit: bool, centre: bool, predictor:
         )
     else:
         note = f"The full path, as the Draw tab uses it: **{top}** ({probabilities[top]:.0%})."
-    return gallery, probabilities, note
+    return gallery, probabilities, f"{note}\n\n{explained}"
 
 
 def enlarge(picture: np.ndarray) -> np.ndarray:
@@ -287,6 +295,7 @@ def build_preprocessing_panel():
             height=260,
             object_fit="contain",
             elem_id="steps",
+            elem_classes=["pictures"],
         )
         with gr.Column(min_width=220):
             path_note = gr.Markdown(elem_id="path-note")

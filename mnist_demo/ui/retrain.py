@@ -9,11 +9,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import torch
+
 from mnist_demo.config import dataset_spec
 from mnist_demo.data import load_split
-from mnist_demo.evaluate import evaluate
+from mnist_demo.evaluate import Evaluation, evaluate
 from mnist_demo.inference import Predictor
+from mnist_demo.model import ModelConfig, SmallCNN
 from mnist_demo.train import EpochEvent, StepEvent, TrainConfig, TrainingRun
+from mnist_demo.ui.memory import release_freed_memory
 from mnist_demo.ui.session import Session
 from mnist_demo.ui.trainer import SLOT, Budget, TrainerSlot
 
@@ -66,6 +70,21 @@ def fit_to_budget(config: TrainConfig, budget: Budget) -> tuple[TrainConfig, str
     return fitted, note
 
 
+def untrained_evaluation(config: TrainConfig) -> Evaluation:
+    """The test score of the network ``train`` will start from (built from the same seed)."""
+    spec = dataset_spec(config.dataset)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)  # As train() does before building its model.
+    model = SmallCNN(ModelConfig(batch_norm=config.batch_norm, num_classes=len(spec.class_names)))
+    return evaluate(model, load_split(spec.name, train=False).subset(config.test_subset))
+
+
+def planned_images(config: TrainConfig) -> int:
+    """How many training images the run will go through: what its duration scales with."""
+    return config.epochs * min(config.subset or 60_000, 60_000)
+
+
 def watch_drawing(run: TrainingRun, dataset: str, drawing) -> dict[str, float] | None:
     """The visitor's current drawing, classified by the model as it is right now.
 
@@ -106,6 +125,7 @@ def train_for_visitor(
         finally:
             # A diverged, failed or abandoned run must not leave a Stop button aimed at it.
             session.active_run = None
+            release_freed_memory()
 
 
 def run_in_slot(
@@ -118,6 +138,10 @@ def run_in_slot(
     started = time.monotonic()
     steps_per_epoch = math.ceil(min(config.subset or 60_000, 60_000) / config.batch_size)
     yield Update(f"{note}Loading {dataset_spec(config.dataset).title}…", 0.0, charts)
+    # Where the test curve starts: the untrained network, at chance. It also puts both series
+    # in the charts' first picture, which fixes their legend (see retrain_tab.chart).
+    before = untrained_evaluation(config)
+    charts.add_test(0.0, before.loss, before.accuracy)
     for event in run:
         charts.add(event, steps_per_epoch)
         if time.monotonic() - started > budget.max_seconds:

@@ -11,14 +11,24 @@ import pandas as pd
 
 from mnist_demo.config import DATASETS
 from mnist_demo.train import OPTIMIZERS, SCHEDULES, TrainConfig, TrainingDiverged
-from mnist_demo.ui.presets import CONTROLS, preset_query
-from mnist_demo.ui.retrain import train_for_visitor
+from mnist_demo.ui.line import (
+    AlreadyInLine,
+    LeftLine,
+    LineFull,
+    TrainerLine,
+    iterate_in_thread,
+    wait_in_line,
+    waiting_status,
+)
+from mnist_demo.ui.presets import CONTROLS, PRESETS, preset_query, preset_values
+from mnist_demo.ui.retrain import fit_to_budget, planned_images, train_for_visitor
 from mnist_demo.ui.session import Session
 from mnist_demo.ui.trainer import Budget, TrainerBusy
 
 logger = logging.getLogger(__name__)
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
 BATCH_SIZES = [32, 64, 128, 256, 512]
+PRESET_LABELS = {"quick": "⚡ Quick (about 5 s)", "lesson": "📘 The lesson (5 epochs)"}
 DATASET_CHOICES = [(spec.title, spec.name) for spec in DATASETS.values()]
 
 
@@ -34,7 +44,7 @@ def empty_charts() -> tuple[None, None]:
     return None, None
 
 
-def start_training(
+async def start_training(
     dataset,
     epochs,
     learning_rate,
@@ -47,9 +57,14 @@ def start_training(
     seed,
     session: Session,
     budget: Budget,
+    line: TrainerLine,
     progress: gr.Progress,
 ):
-    """A generator of (status, loss chart, accuracy chart, your digit, downloads) updates."""
+    """An async generator of (status, loss chart, accuracy chart, your digit, downloads).
+
+    Waits its turn in the trainer's line (telling the visitor their place and the wait), then
+    runs the training loop a step at a time in a worker thread.
+    """
     loss, accuracy = empty_charts()
     try:
         config = TrainConfig(
@@ -67,17 +82,29 @@ def start_training(
     except (TypeError, ValueError) as error:
         yield f"⚠️ {error}", loss, accuracy, None, None
         return
+    images = planned_images(fit_to_budget(config, budget)[0])
+    estimate = min(line.estimate(images), budget.max_seconds)
     try:
-        for update in train_for_visitor(config, session, budget):
-            progress(update.progress, desc="Training")
-            files = session.export_trained() if update.finished and session.trained else None
-            yield (
-                update.status,
-                frame(update.charts.loss),
-                frame(update.charts.accuracy),
-                update.watch,
-                files,
-            )
+        with line.place(session, estimate) as ticket:
+            session.ticket = ticket
+            async for place in wait_in_line(line, ticket):
+                yield waiting_status(place), loss, accuracy, None, None
+            session.ticket = None
+            line.started(ticket)
+            async for update in iterate_in_thread(train_for_visitor(config, session, budget)):
+                ticket.progress = update.progress
+                progress(update.progress, desc="Training")
+                files = session.export_trained() if update.finished and session.trained else None
+                yield (
+                    update.status,
+                    frame(update.charts.loss),
+                    frame(update.charts.accuracy),
+                    update.watch,
+                    files,
+                )
+            line.finished(ticket, round(images * ticket.progress))
+    except (LineFull, AlreadyInLine, LeftLine) as error:
+        yield f"⏳ {error}", loss, accuracy, None, None
     except TrainerBusy as error:
         gr.Warning(str(error))
         yield f"⏳ {error}", loss, accuracy, None, None
@@ -92,6 +119,8 @@ def start_training(
     except Exception as error:  # noqa: BLE001 (the visitor gets a message; the slot is free)
         logger.exception("training failed")  # The host's log keeps the traceback.
         yield f"⚠️ Training failed: {error}. Nothing was kept.", loss, accuracy, None, None
+    finally:
+        session.ticket = None
 
 
 def stop_training(session: Session) -> str:
@@ -100,13 +129,23 @@ def stop_training(session: Session) -> str:
     return "Nothing is training in this tab."
 
 
+# Train and test in colours that stay apart for colour-blind viewers (blue and orange).
+SERIES_COLOURS = {"train": "#1f77b4", "test": "#ff7f0e"}
+
+
 def chart(title: str, y_title: str, elem_id: str) -> gr.LinePlot:
-    """A live line chart of Charts rows: value against epoch, one line per series."""
+    """A live line chart of Charts rows: value against epoch, one line per series.
+
+    Gradio 6.31's LinePlot fixes its colour legend from the first data it draws and never
+    widens it, so a series that appears later is never drawn: the first picture of a run
+    therefore holds both series (the test curve starts with the untrained network at epoch 0).
+    """
     return gr.LinePlot(
         None,  # Not an empty DataFrame: see frame().
         x="epoch",
         y="value",
         color="series",
+        color_map=SERIES_COLOURS,
         title=title,
         y_title=y_title,
         height=250,
@@ -114,9 +153,14 @@ def chart(title: str, y_title: str, elem_id: str) -> gr.LinePlot:
     )
 
 
-def build_retrain_tab(session: gr.State, budget: Budget):
+def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=260):
+            with gr.Row():
+                preset_buttons = {
+                    name: gr.Button(label, size="sm", elem_id=f"preset-{name}")
+                    for name, label in PRESET_LABELS.items()
+                }
             # By presets.CONTROLS name; Start passes them in that order.
             controls = {"dataset": gr.Radio(DATASET_CHOICES, value="mnist", label="Dataset")}
             # A slider needs two ends; a host that allows one epoch still gets the budget's note.
@@ -170,13 +214,20 @@ def build_retrain_tab(session: gr.State, budget: Budget):
             use = gr.Button("Use this model", elem_id="use-model")
             back = gr.Button("Back to the shipped model", elem_id="shipped-model")
             downloads = gr.File(
-                label="Download weights + JSON sidecar", file_count="multiple", interactive=False
+                label="Download weights + JSON sidecar",
+                file_count="multiple",
+                interactive=False,
+                elem_id="downloads",
             )
 
-    def run(*values, progress=gr.Progress()):  # noqa: B008 (Gradio's own idiom)
+    async def run(*values, progress=gr.Progress()):  # noqa: B008 (Gradio's own idiom)
         *settings, state = values
         named = dict(zip(CONTROLS, settings, strict=True))
-        yield from start_training(**named, session=state, budget=budget, progress=progress)
+        outputs = start_training(
+            **named, session=state, budget=budget, line=line, progress=progress
+        )
+        async for output in outputs:
+            yield output
 
     train_event = start.click(
         run,
@@ -185,8 +236,9 @@ def build_retrain_tab(session: gr.State, budget: Budget):
         api_name="train",
         show_progress="minimal",
         show_progress_on=status,
-        # Several may enter so that a second visitor hears "busy" at once instead of queueing.
-        concurrency_limit=4,
+        # Everyone in the trainer's line is "running" for Gradio: the line (not Gradio's queue)
+        # decides the order, and waiting costs no thread (see line.wait_in_line).
+        concurrency_limit=line.capacity + 1,
         concurrency_id="train",
     )
     stop.click(stop_training, session, status, api_name="stop", queue=False)
@@ -199,13 +251,27 @@ def build_retrain_tab(session: gr.State, budget: Budget):
     copy.click(make_link, [hide_advanced, *controls.values()], link, queue=False).then(
         None, link, link, js=COPY_LINK_JS
     )
-    return RetrainTab(controls, advanced, use, back, train_event)
+    for name, button in preset_buttons.items():
+        button.click(
+            lambda name=name: [
+                gr.update(value=preset_values(name, budget)[control])
+                if control in PRESETS[name]
+                else gr.update()
+                for control in CONTROLS
+            ],
+            None,
+            list(controls.values()),
+            queue=False,
+            api_name=False,
+        )
+    return RetrainTab(controls, advanced, hide_advanced, use, back, train_event)
 
 
 @dataclass
 class RetrainTab:
     controls: dict[str, gr.components.Component]  # by presets.CONTROLS name
     advanced: gr.Accordion
+    hide_advanced: gr.Checkbox
     use: gr.Button
     back: gr.Button
     train_event: object

@@ -45,6 +45,8 @@ class Session:
     use_trained: bool = False
     # The run in progress, so that this visitor's Stop button can end it gracefully.
     active_run: TrainingRun | None = field(default=None, repr=False)
+    # This visitor's place in the trainer's line (a line.Ticket) while they wait for it.
+    ticket: Any = field(default=None, repr=False)
     download_dir: str | None = field(default=None, repr=False)
     # Open teaching panels follow every stroke; closed ones cost nothing.
     panels_open: set[str] = field(default_factory=set)
@@ -110,10 +112,14 @@ class Session:
         return [str(path), str(path.with_suffix(".json"))]
 
     def stop_training(self) -> bool:
-        if self.active_run is None:
-            return False
-        self.active_run.stop()
-        return True
+        """Stop this visitor's run, or take them out of the line if they are still waiting."""
+        if self.active_run is not None:
+            self.active_run.stop()
+            return True
+        if self.ticket is not None:
+            self.ticket.withdrawn = True
+            return True
+        return False
 
     def remove_downloads(self) -> None:
         if self.download_dir:

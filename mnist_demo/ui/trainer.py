@@ -19,6 +19,7 @@ from mnist_demo.device import device_from_env
 MAX_EPOCHS_ENV = "MNIST_DEMO_MAX_EPOCHS"
 MAX_SECONDS_ENV = "MNIST_DEMO_MAX_TRAIN_SECONDS"
 THREADS_ENV = "MNIST_DEMO_TRAIN_THREADS"
+LINE_SIZE_ENV = "MNIST_DEMO_TRAIN_LINE"
 
 
 class TrainerBusy(RuntimeError):
@@ -40,12 +41,13 @@ def env_number(name: str, default: float, cast=int):
 
 @dataclass(frozen=True)
 class Budget:
-    """What one training run may use on this host."""
+    """What one training run may use on this host, and how many may wait in line for it."""
 
     max_epochs: int = 10
     max_seconds: float = 600.0
     threads: int = 1
     device: str = "cpu"  # Where Retrain, fine-tuning and Evaluate compute ($MNIST_DEMO_DEVICE).
+    line_size: int = 40
 
     @classmethod
     def from_env(cls) -> Budget:
@@ -56,6 +58,7 @@ class Budget:
             max_seconds=env_number(MAX_SECONDS_ENV, cls.max_seconds, float),
             threads=env_number(THREADS_ENV, default_threads),
             device=device_from_env().type,
+            line_size=env_number(LINE_SIZE_ENV, cls.line_size),
         )
 
 
