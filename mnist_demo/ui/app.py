@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from mnist_demo.config import dataset_spec
 from mnist_demo.ui.draw_tab import (
@@ -15,8 +16,12 @@ from mnist_demo.ui.draw_tab import (
     wire_draw_tab,
 )
 from mnist_demo.ui.evaluate_tab import build_evaluate_tab
+from mnist_demo.ui.guard_components import guard_components
+from mnist_demo.ui.guard_http import RequestGuard, UploadLedger
+from mnist_demo.ui.guard_sessions import lifespan
 from mnist_demo.ui.handwriting import build_handwriting_panel, finetune_session, gallery_of
 from mnist_demo.ui.inside import build_inside_panels
+from mnist_demo.ui.limits import Limits
 from mnist_demo.ui.presets import CONTROLS, parse_preset
 from mnist_demo.ui.retrain_tab import DATASET_CHOICES, build_retrain_tab
 from mnist_demo.ui.session import Session
@@ -25,6 +30,9 @@ from mnist_demo.ui.trainer import Budget, env_number
 QUEUE_SIZE_ENV = "MNIST_DEMO_QUEUE_SIZE"
 PREDICT_CONCURRENCY_ENV = "MNIST_DEMO_PREDICT_CONCURRENCY"
 SESSION_TTL_ENV = "MNIST_DEMO_SESSION_TTL"
+# Calls that share a trainer and may run at once: Start, fine-tuning and Evaluate. Several may
+# enter so that a second visitor hears "busy" at once instead of waiting in the queue.
+TRAIN_CONCURRENCY = 4
 
 CSS = """
 #sketch canvas { touch-action: none; }  /* A finger draws instead of scrolling the page. */
@@ -149,8 +157,18 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
         demo.load(None, js=SELECT_BRUSH_JS)
         # Registers the new session for expiry at once, before its first stroke.
         demo.load(lambda state: state, session, session, api_name=False, queue=False)
-    demo.queue(max_size=env_number(QUEUE_SIZE_ENV, 64), default_concurrency_limit=2)
+    # Gradio gives a concurrency group the lowest limit of its events, whichever ran first: say
+    # each group's limit once, on every event in it. Direct REST calls would skip the queue.
+    settle_concurrency(demo, {"predict": predict_concurrency, "train": TRAIN_CONCURRENCY})
+    demo.queue(max_size=env_number(QUEUE_SIZE_ENV, 64), default_concurrency_limit=2, api_open=False)
+    guard_components(demo, Limits.from_env())
     return demo
+
+
+def settle_concurrency(demo: gr.Blocks, limits: dict[str, int]) -> None:
+    for fn in demo.fns.values():
+        if fn.concurrency_id in limits:
+            fn.concurrency_limit = limits[fn.concurrency_id]
 
 
 def panels_follower(panels) -> Follower:
@@ -181,8 +199,18 @@ def wire_panels(panels, session: gr.State) -> None:
 
 
 def launch_options() -> dict:
-    """Settings for a public demo; ``GRADIO_SERVER_NAME``/``PORT`` still override the host."""
+    """Settings for a public demo; ``GRADIO_SERVER_NAME``/``PORT`` still override the host.
+
+    ``app_kwargs`` puts the request guard (body sizes, the upload ledger, one-line errors) in
+    front of Gradio's routes, and the lifespan guards sessions and cleans up at shutdown.
+    """
+    limits = Limits.from_env()
+    ledger = UploadLedger(limits)
     return {
+        "app_kwargs": {
+            "middleware": [Middleware(RequestGuard, limits=limits, ledger=ledger)],
+            "lifespan": lifespan(ledger),
+        },
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         "max_file_size": "5mb",
