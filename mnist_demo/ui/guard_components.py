@@ -13,10 +13,14 @@ index. So, for every Image and ImageEditor of the app:
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import functools
 import io
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,9 @@ from PIL import Image
 
 from mnist_demo.ink import MAX_LAYERS, MAX_PIXELS, check_size
 from mnist_demo.ui.limits import Limits
+
+# Past this many pixels in one request, freed memory is handed back to the system afterwards.
+BIG_PIXELS = 4_000_000
 
 
 class Refused(ValueError):
@@ -94,16 +101,48 @@ def image_size(source: Any) -> tuple[int, int] | None:
             if isinstance(source, (bytes, bytearray))
             else Image.open(Path(path))
         )
-    except Image.DecompressionBombError:
-        return (MAX_PIXELS, MAX_PIXELS)  # Pillow's own refusal: far over our cap too.
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own alarm (a warning, or an error where warnings are errors) is far past
+        # MAX_PIXELS too.
+        raise Refused(
+            f"the image is too large for a drawing (over {MAX_PIXELS:,} pixels)."
+        ) from None
     except (OSError, ValueError, TypeError):
         return None
     with opened:
         return opened.height, opened.width
 
 
-def check_images(sources: list[Any]) -> None:
-    """Refuse, before any decoding, images that are too large alone or together."""
+def released_when_freed(value: Any, pixels: int) -> Any:
+    """``value`` (what Gradio decoded), set to hand memory back once it is freed, if it is big."""
+    if pixels > BIG_PIXELS:
+        images = list(value.values()) if isinstance(value, dict) else [value]
+        for image in images:
+            for piece in image if isinstance(image, list) else [image]:
+                with contextlib.suppress(TypeError):  # Not every value takes a weak reference.
+                    weakref.finalize(piece, release_memory_soon)
+    return value
+
+
+def release_memory_soon(delay: float = 0.2) -> None:
+    """Hand freed heap memory back to the system once a big request is done with it.
+
+    glibc keeps what Pillow freed (its image blocks are below the mmap threshold) in per-thread
+    arenas: measured, three 49 MP drawings in turn left +610 MB resident, +57 MB after a
+    ``malloc_trim``. Elsewhere than glibc there is nothing to do.
+    """
+
+    def trim() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
+    timer = threading.Timer(delay, trim)
+    timer.daemon = True
+    timer.start()
+
+
+def check_images(sources: list[Any]) -> int:
+    """Refuse, before any decoding, images that are too large alone or together; their pixels."""
     total = 0
     for source in sources:
         size = image_size(source)
@@ -119,6 +158,7 @@ def check_images(sources: list[Any]) -> None:
             f"these images hold {total:,} pixels together, more than {MAX_PIXELS:,} "
             "for one drawing."
         )
+    return total
 
 
 def editor_sources(component: gr.ImageEditor, payload: Any) -> list[Any]:
@@ -140,11 +180,10 @@ def guard_editor(component: gr.ImageEditor, limits: Limits) -> None:
     @functools.wraps(preprocess)
     def checked_preprocess(payload):
         try:
-            if payload is not None:
-                check_images(editor_sources(component, payload))
+            pixels = 0 if payload is None else check_images(editor_sources(component, payload))
         except Refused as error:
             raise refusing(error) from None
-        return preprocess(payload)
+        return released_when_freed(preprocess(payload), pixels)
 
     @functools.wraps(accept_blobs)
     def checked_accept_blobs(data):
@@ -164,11 +203,10 @@ def guard_image(component: gr.Image) -> None:
     @functools.wraps(preprocess)
     def checked_preprocess(payload):
         try:
-            if payload is not None:
-                check_images([payload])
+            pixels = 0 if payload is None else check_images([payload])
         except Refused as error:
             raise refusing(error) from None
-        return preprocess(payload)
+        return released_when_freed(preprocess(payload), pixels)
 
     component.preprocess = checked_preprocess
 

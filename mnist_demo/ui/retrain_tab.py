@@ -197,9 +197,24 @@ def build_retrain_tab(session: gr.State, budget: Budget):
 
     listener_timeout = Limits.from_env().listener_timeout_seconds
 
-    def run(*values, request: gr.Request, progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
-        *settings, state = values
-        named = dict(zip(CONTROLS, settings, strict=True))
+    # Named parameters, in CONTROLS order: Gradio injects gr.Request and gr.Progress only into
+    # positional parameters (not after *args), and the API schema shows these names.
+    def run(
+        dataset,
+        epochs,
+        learning_rate,
+        batch_size,
+        optimizer,
+        batch_norm,
+        schedule,
+        subset,
+        augment,
+        seed,
+        state: Session,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008 (Gradio's own idiom)
+    ):
+        named = {name: value for name, value in locals().items() if name in CONTROLS}
         listener = ListenerWatch(request, listener_timeout)
         updates = start_training(**named, session=state, budget=budget, progress=progress)
         # Closing the generator ends the run and frees the trainer (its finally runs).
