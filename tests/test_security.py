@@ -323,6 +323,20 @@ def test_direct_calls_are_closed_and_the_limits_are_the_readmes(server, url, htt
     assert types[5] == types[8] == "boolean"
 
 
+def test_one_session_cannot_hold_more_than_its_share_of_the_queue(server, url, http):
+    predict = {
+        "data": [None, None],
+        "fn_index": fn_index(server, "predict"),
+        "session_hash": "greedy",
+    }
+    answers = [http.post(f"{url}/gradio_api/queue/join", json=predict) for _ in range(6)]
+    # Nobody reads this session's results, so its calls stay pending: 4 (the default) at most.
+    assert [answer.status_code for answer in answers] == [200] * 4 + [429] * 2
+    assert "wait for one to finish" in answers[-1].json()["error"]
+    other = {**predict, "session_hash": "someone-else"}
+    assert http.post(f"{url}/gradio_api/queue/join", json=other).status_code == 200
+
+
 # 10. What a client and the log receive for a bad request.
 def test_bad_requests_get_one_line_without_paths_or_tracebacks(server, url, http, tmp_path, capfd):
     from gradio_client import Client
