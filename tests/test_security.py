@@ -365,3 +365,24 @@ def test_bad_requests_get_one_line_without_paths_or_tracebacks(server, url, http
         assert "/tmp" not in message and str(tmp_path) not in message and " at 0x" not in message
     log = capfd.readouterr()
     assert "Traceback" not in log.out + log.err
+
+
+def test_files_written_for_visitors_are_removed_at_shutdown(tmp_path):
+    from mnist_demo.ui.downloads import DOWNLOADS
+
+    saved = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path)
+    try:
+        with launched() as demo, httpx.Client(timeout=30) as http:
+            url = demo.local_url.rstrip("/")
+            answer = http.post(f"{url}/gradio_api/upload", files=[("files", ("a.bin", b"x" * 99))])
+            stored = Path(answer.json()[0])
+            download = DOWNLOADS.new_folder(2)  # As a finished run's export makes one.
+            time.sleep(0.5)  # Gradio moves the upload into place in a background task.
+            assert stored.exists() and download.exists()
+    finally:
+        if saved is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = saved
+    assert not stored.exists() and not download.exists()
