@@ -18,6 +18,8 @@ from PIL import Image, UnidentifiedImageError
 # A 50-megapixel photo still loads; anything larger is a mistake, not a drawing.
 MAX_PIXELS = 50_000_000
 MAX_SIDE = 20_000
+# A digit pad has one drawing layer; each extra layer would be decoded at full size for nothing.
+MAX_LAYERS = 1
 SKETCHPAD_KEYS = frozenset({"background", "layers", "composite"})
 ACCEPTED = "a Sketchpad value dict, a numpy array, a PIL image or an image file path"
 
@@ -46,6 +48,9 @@ def sketchpad_ink(value: dict) -> np.ndarray | None:
     layers = [] if layers is None else layers
     if not isinstance(layers, (list, tuple)):
         raise ValueError(f"Sketchpad 'layers' must be a list, not {type(layers).__name__}")
+    drawn = sum(layer is not None for layer in layers)
+    if drawn > MAX_LAYERS:  # Counted before any layer is read.
+        raise ValueError(f"a drawing has at most {MAX_LAYERS} layer; this one has {drawn}")
     strokes = layers_ink([to_pixels(layer) for layer in layers if layer is not None])
     # A coarse look is enough to choose: the composite holds the strokes too.
     if strokes is not None and strokes[::4, ::4].any():

@@ -480,7 +480,7 @@ def http_cases(files: dict[str, Path]) -> dict[str, tuple[str, object, str, str 
             None,
         ),
         "one-pixel-layer": layer("one-pixel", "blank"),
-        "huge-layer": layer("huge-10000", "message", "too large"),
+        "huge-layer": layer("huge-10000", "refused", "too large"),
         "text-file-layer": layer("text.png", "refused"),
         "truncated-layer": layer("truncated.png", "refused"),
         "corrupt-layer": layer("corrupt-middle.png", "refused"),
@@ -495,8 +495,8 @@ def http_cases(files: dict[str, Path]) -> dict[str, tuple[str, object, str, str 
         "layers-of-two-sizes": (
             "/predict",
             sketch(layers=[files["seven"], files["seven-560"]]),
-            "message",
-            "differ in size",
+            "refused",
+            "at most 1 layer",
         ),
         "composite-only": (
             "/predict",
@@ -512,7 +512,7 @@ def http_cases(files: dict[str, Path]) -> dict[str, tuple[str, object, str, str 
         "upload-none": ("/predict_image", None, "blank-or-message", None),
         "upload-text": upload("text.png", "refused"),
         "upload-truncated": upload("truncated.png", "refused"),
-        "upload-huge": upload("huge-10000", "message", "too large"),
+        "upload-huge": upload("huge-10000", "refused", "too large"),
         "upload-16bit": upload("digit-16bit.png", "prediction", "4"),
     }
 

@@ -217,7 +217,7 @@ def test_a_huge_drawing_still_works():
         ({"layers": np.zeros((28, 28, 4), np.uint8)}, "'layers' must be a list"),
         (
             {"layers": [np.zeros((28, 28, 4), np.uint8), np.zeros((30, 30, 4), np.uint8)]},
-            "layers differ in size",
+            "at most 1 layer",
         ),
     ],
     ids=lambda value: type(value).__name__,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from mnist_demo.config import dataset_spec
 from mnist_demo.ui.draw_tab import (
@@ -15,8 +16,12 @@ from mnist_demo.ui.draw_tab import (
     wire_draw_tab,
 )
 from mnist_demo.ui.evaluate_tab import build_evaluate_tab
+from mnist_demo.ui.guard_components import guard_components
+from mnist_demo.ui.guard_http import RequestGuard, UploadLedger
+from mnist_demo.ui.guard_sessions import lifespan
 from mnist_demo.ui.handwriting import build_handwriting_panel, finetune_in_line, gallery_of
 from mnist_demo.ui.inside import build_inside_panels
+from mnist_demo.ui.limits import Limits
 from mnist_demo.ui.line import TrainerLine
 from mnist_demo.ui.presets import CONTROLS, parse_preset
 from mnist_demo.ui.retrain_tab import DATASET_CHOICES, build_retrain_tab
@@ -169,8 +174,19 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
         demo.load(None, js=SELECT_BRUSH_JS)
         # Registers the new session for expiry at once, before its first stroke.
         demo.load(lambda state: state, session, session, api_name=False, queue=False)
-    demo.queue(max_size=env_number(QUEUE_SIZE_ENV, 64), default_concurrency_limit=2)
+    # Gradio gives a concurrency group the lowest limit of its events, whichever ran first: say
+    # each group's limit once, on every event in it. Direct REST calls would skip the queue.
+    # The trainer's group (Start, fine-tuning): everyone in its line is running for Gradio.
+    settle_concurrency(demo, {"predict": predict_concurrency, "train": line.capacity + 1})
+    demo.queue(max_size=env_number(QUEUE_SIZE_ENV, 64), default_concurrency_limit=2, api_open=False)
+    guard_components(demo, Limits.from_env())
     return demo
+
+
+def settle_concurrency(demo: gr.Blocks, limits: dict[str, int]) -> None:
+    for fn in demo.fns.values():
+        if fn.concurrency_id in limits:
+            fn.concurrency_limit = limits[fn.concurrency_id]
 
 
 def panels_follower(panels) -> Follower:
@@ -201,8 +217,18 @@ def wire_panels(panels, session: gr.State) -> None:
 
 
 def launch_options() -> dict:
-    """Settings for a public demo; ``GRADIO_SERVER_NAME``/``PORT`` still override the host."""
+    """Settings for a public demo; ``GRADIO_SERVER_NAME``/``PORT`` still override the host.
+
+    ``app_kwargs`` puts the request guard (body sizes, the upload ledger, one-line errors) in
+    front of Gradio's routes, and the lifespan guards sessions and cleans up at shutdown.
+    """
+    limits = Limits.from_env()
+    ledger = UploadLedger(limits)
     return {
+        "app_kwargs": {
+            "middleware": [Middleware(RequestGuard, limits=limits, ledger=ledger)],
+            "lifespan": lifespan(ledger),
+        },
         "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         "max_file_size": "5mb",

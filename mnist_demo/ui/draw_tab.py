@@ -73,8 +73,9 @@ def classify(image, session: Session):
 
 def predict_drawing(drawing, session: Session):
     """The live prediction after each stroke (API name ``predict``)."""
-    session.drawing = drawing
-    return classify(drawing, session)
+    shown = classify(drawing, session)
+    session.keep_drawing(drawing)  # Its small ink map, never the decoded upload itself.
+    return shown
 
 
 def touching(handler):

@@ -11,6 +11,8 @@ import pandas as pd
 
 from mnist_demo.config import DATASETS
 from mnist_demo.train import OPTIMIZERS, SCHEDULES, TrainConfig, TrainingDiverged
+from mnist_demo.ui.guard_sessions import ListenerWatch
+from mnist_demo.ui.limits import Limits
 from mnist_demo.ui.line import (
     AlreadyInLine,
     LeftLine,
@@ -38,6 +40,23 @@ def frame(rows: list[dict]) -> pd.DataFrame | None:
     if not rows:
         return None
     return pd.DataFrame(rows, columns=["epoch", "value", "series"])
+
+
+def strict_bool(value, name: str) -> bool:
+    """A checkbox value: True/False, or "true"/"false" from an API call ("false" is not True)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"{name} must be true or false, not {value!r}")
+
+
+def numbers_in_api(dropdown: gr.Dropdown) -> gr.Dropdown:
+    """Gradio 6.31 lists any Dropdown as strings in /gradio_api/info, then refuses "0.001" for
+    0.001: describe numeric choices as numbers, which is what the server accepts."""
+    choices = [value for _, value in dropdown.choices]
+    dropdown.api_info = lambda: {"type": "number", "enum": choices}
+    return dropdown
 
 
 def empty_charts() -> tuple[None, None]:
@@ -73,10 +92,10 @@ async def start_training(
             learning_rate=float(learning_rate),
             batch_size=int(batch_size),
             optimizer=optimizer,
-            batch_norm=bool(batch_norm),
+            batch_norm=strict_bool(batch_norm, "batch_norm"),
             schedule=schedule,
             subset=int(subset) if subset else None,
-            augment=bool(augment),
+            augment=strict_bool(augment, "augment"),
             seed=int(seed or 0),
         )
     except (TypeError, ValueError) as error:
@@ -171,10 +190,12 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
                 step=1,
                 label="Epochs",
             )
-            controls["learning_rate"] = gr.Dropdown(
-                LEARNING_RATES, value=0.001, label="Learning rate"
+            controls["learning_rate"] = numbers_in_api(
+                gr.Dropdown(LEARNING_RATES, value=0.001, label="Learning rate")
             )
-            controls["batch_size"] = gr.Dropdown(BATCH_SIZES, value=128, label="Batch size")
+            controls["batch_size"] = numbers_in_api(
+                gr.Dropdown(BATCH_SIZES, value=128, label="Batch size")
+            )
             controls["optimizer"] = gr.Radio(list(OPTIMIZERS), value="adam", label="Optimizer")
             controls["schedule"] = gr.Radio(
                 list(SCHEDULES), value="none", label="Learning-rate schedule"
@@ -220,14 +241,39 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
                 elem_id="downloads",
             )
 
-    async def run(*values, progress=gr.Progress()):  # noqa: B008 (Gradio's own idiom)
-        *settings, state = values
-        named = dict(zip(CONTROLS, settings, strict=True))
-        outputs = start_training(
+    listener_timeout = Limits.from_env().listener_timeout_seconds
+
+    # Named parameters, in CONTROLS order: Gradio injects gr.Request and gr.Progress only into
+    # positional parameters (not after *args), and the API schema shows these names.
+    async def run(
+        dataset,
+        epochs,
+        learning_rate,
+        batch_size,
+        optimizer,
+        batch_norm,
+        schedule,
+        subset,
+        augment,
+        seed,
+        state: Session,
+        request: gr.Request,
+        progress=gr.Progress(),  # noqa: B008 (Gradio's own idiom)
+    ):
+        named = {name: value for name, value in locals().items() if name in CONTROLS}
+        listener = ListenerWatch(request, listener_timeout)
+        updates = start_training(
             **named, session=state, budget=budget, line=line, progress=progress
         )
-        async for output in outputs:
-            yield output
+        # Closing the generator leaves the line, or ends the run and frees the trainer.
+        try:
+            async for update in updates:
+                if listener.gone():
+                    logger.info("training stopped: nobody has read its progress")
+                    return
+                yield update
+        finally:
+            await updates.aclose()
 
     train_event = start.click(
         run,

@@ -7,22 +7,29 @@ visitors except the read-only shipped predictors.
 from __future__ import annotations
 
 import itertools
-import shutil
-import tempfile
+import math
 import threading
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mnist_demo.checkpoint import save_checkpoint
 from mnist_demo.config import dataset_spec
 from mnist_demo.inference import Predictor, shipped_predictor
+from mnist_demo.ink import to_ink
 from mnist_demo.model import SmallCNN
 from mnist_demo.train import TrainingRun
+from mnist_demo.ui.downloads import DOWNLOADS
 from mnist_demo.ui.trainer import env_number
 
 MAX_SESSIONS_ENV = "MNIST_DEMO_MAX_SESSIONS"
+DOWNLOADS_ENV = "MNIST_DEMO_DOWNLOADS"
+# A session keeps its drawing as an ink map of at most this many pixels a side (1 MB): a 280 px
+# canvas as it is, a 7000 px upload max-pooled down (196 MB decoded would otherwise stay).
+KEPT_SIDE = 1024
 
 
 @dataclass
@@ -52,6 +59,21 @@ class Session:
     panels_open: set[str] = field(default_factory=set)
     # "Teach it your handwriting": drawings this visitor labelled (PersonalExample), per dataset.
     personal: dict[str, list] = field(default_factory=dict, repr=False)
+
+    @property
+    def holds_work(self) -> bool:
+        """Whether losing this session would lose the visitor something (a model, their set)."""
+        return (
+            self.trained is not None or self.active_run is not None or any(self.personal.values())
+        )
+
+    def keep_drawing(self, drawing: Any) -> None:
+        """Keep the drawing's ink (uint8, at most KEPT_SIDE a side); None if it is no image."""
+        try:
+            ink = to_ink(drawing)
+        except ValueError:
+            ink = None
+        self.drawing = None if ink is None else shrunk(ink, KEPT_SIDE)
 
     def predictor(self) -> Predictor:
         trained = self.trained  # Read once: the cap on kept models may drop it at any moment.
@@ -98,7 +120,7 @@ class Session:
         if self.trained is None:
             raise ValueError("There is no retrained model to download yet.")
         self.remove_downloads()
-        self.download_dir = tempfile.mkdtemp(prefix="mnist-demo-")
+        self.download_dir = str(DOWNLOADS.new_folder(env_number(DOWNLOADS_ENV, 50)))
         trained = self.trained
         stem = "mnist_cnn" if trained.dataset == "mnist" else f"{trained.dataset}_cnn"
         path = save_checkpoint(
@@ -123,7 +145,7 @@ class Session:
 
     def remove_downloads(self) -> None:
         if self.download_dir:
-            shutil.rmtree(self.download_dir, ignore_errors=True)
+            DOWNLOADS.remove(self.download_dir)
             self.download_dir = None
 
     def close(self) -> None:
@@ -136,6 +158,17 @@ class Session:
         self.remove_downloads()
         self.drop_trained()
         self.drawing = None
+
+
+def shrunk(ink: np.ndarray, side: int) -> np.ndarray:
+    """``ink`` max-pooled by a whole factor until it fits ``side`` (strokes keep their strength)."""
+    factor = math.ceil(max(ink.shape) / side)
+    if factor <= 1:
+        return np.ascontiguousarray(ink)
+    height, width = (math.ceil(n / factor) * factor for n in ink.shape)
+    padded = np.zeros((height, width), np.uint8)
+    padded[: ink.shape[0], : ink.shape[1]] = ink
+    return padded.reshape(height // factor, factor, width // factor, factor).max(axis=(1, 3))
 
 
 class KeptModels:

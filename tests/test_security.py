@@ -1,0 +1,388 @@
+"""A public copy that one stranger cannot exhaust: each finding of the outsider's probe replayed
+against the real server (real HTTP, real gradio_client), with the bound it must now keep.
+
+Memory is measured on a server in a process of its own (its RSS alone, as a host sees it); the
+rest runs against an in-process server whose trainer, sessions and files the test can inspect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.helpers import launched, sketch_layer
+
+MB = 1_000_000
+# Small caps, so that each bound shows within a short test (the defaults are in README).
+SETTINGS = {
+    "MNIST_DEMO_MAX_SESSIONS": "30",
+    "MNIST_DEMO_UPLOAD_MB": "20",
+    "MNIST_DEMO_DOWNLOADS": "2",
+}
+
+
+def rss(pid: int | str = "self") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1000
+    raise RuntimeError("no VmRSS")
+
+
+SERVE = """
+import sys
+from mnist_demo.ui import build_demo, launch_options
+build_demo().launch(**{**launch_options(), "server_port": int(sys.argv[1]), "quiet": True})
+"""
+
+
+@pytest.fixture(scope="module")
+def separate():
+    """The app as a host runs it, in a process of its own: (url, pid), its memory alone."""
+    from mnist_demo.ui.bench_api import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE, str(port)],
+        env={**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1"},
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/config", timeout=5).status_code == 200:
+                    break
+            time.sleep(0.5)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from mnist_demo.ui.trainer import Budget
+
+    # A private Gradio cache, so that what is measured on disk is this server's alone.
+    settings = {**SETTINGS, "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio-cache"))}
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        with launched(Budget(max_epochs=3, max_seconds=120, threads=1)) as demo:
+            yield demo
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def url(server) -> str:
+    return server.local_url.rstrip("/")
+
+
+@pytest.fixture(scope="module")
+def http():
+    # One client: each bare httpx.post builds an SSL context (~0.8 MB), which would swamp the
+    # server's memory figures measured in this same process.
+    with httpx.Client(timeout=60) as client:
+        yield client
+
+
+def component(demo, kind: str):
+    return next(block for block in demo.blocks.values() if type(block).__name__ == kind)
+
+
+def fn_index(demo, api_name: str) -> int:
+    return next(index for index, fn in demo.fns.items() if fn.api_name == api_name)
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def forged_png(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` over an 8x8 body (Pillow reads lazily)."""
+    header = bytearray(png(Image.new("1", (8, 8))))
+    header[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    return bytes(header)
+
+
+def sketchpad_id(http, url: str) -> int:
+    """The canvas's component id, from the server's own page config."""
+    components = http.get(f"{url}/config").json()["components"]
+    return next(c["id"] for c in components if c.get("props", {}).get("elem_id") == "sketch")
+
+
+def send_blob(http, url, sketch_id, index, blob_id="piece", kind="layer", content=None):
+    form = {
+        "session_hash": "blob-sender",
+        "component_id": str(sketch_id),
+        "fn_name": "accept_blobs",
+        "id": blob_id,
+        "type": kind,
+        "index": str(index),
+    }
+    content = content or png(Image.new("RGBA", (280, 280)))
+    files = {"file": ("layer_0.png", content, "image/png")}
+    return http.post(f"{url}/gradio_api/component_server", data=form, files=files)
+
+
+# 1. The Sketchpad's blob store.
+def test_blob_store_refuses_layer_indexes_and_stays_bounded(server, separate, http):
+    url, pid = separate
+    sketch = sketchpad_id(http, url)
+    before = rss(pid)
+    # Unguarded, this one 3.8 KB request added 153 MB for good (index 2e8: 1.56 GB).
+    refused = send_blob(http, url, sketch, 20_000_000)
+    assert refused.status_code == 413 and "one layer" in refused.text
+    pieces = [send_blob(http, url, sketch, 0, blob_id=f"piece-{n}") for n in range(200)]
+    assert all(piece.status_code == 200 for piece in pieces)
+    big = forged_png(7100, 7100)  # 50.4 MP: over the cap, refused by its header alone.
+    assert send_blob(http, url, sketch, 0, content=big).status_code == 413
+    assert rss(pid) - before < 50 * MB
+    # The store itself, in the in-process server: 64 entries at most, whatever arrives.
+    sketch = component(server, "Sketchpad")
+    in_process = server.local_url.rstrip("/")
+    for n in range(100):
+        answer = send_blob(http, in_process, sketch._id, 0, blob_id=f"piece-{n}")
+        assert answer.status_code == 200
+    assert len(sketch.blob_storage) <= 64 and sketch.blob_storage.total_bytes <= 16 * MB
+
+
+# 2. Oversized drawings.
+def sketch_of(path: Path) -> dict:
+    from gradio_client import handle_file
+
+    return {"background": None, "layers": [handle_file(str(path))], "composite": None}
+
+
+def save_big_digit(mnist_test, path: Path) -> None:
+    """A 7000x7000 layer holding a 3000 px digit (a few hundred KB as PNG)."""
+    layer = np.zeros((7000, 7000, 4), np.uint8)
+    digit = sketch_layer(mnist_test, 0, 300)
+    layer[2000:5000, 2000:5000] = np.kron(digit, np.ones((10, 10, 1), np.uint8))
+    Image.fromarray(layer).save(path)
+
+
+@pytest.mark.slow
+def test_big_drawings_are_refused_by_header_and_never_kept_decoded(separate, mnist_test, tmp_path):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    url, pid = separate
+    accepted = tmp_path / "big-7000.png"  # 49 MP, within the promise: decoded once, not kept.
+    save_big_digit(mnist_test, accepted)
+    refused = tmp_path / "huge-13000.png"
+    Image.new("1", (13_000, 13_000)).save(refused)
+    seven = tmp_path / "seven.png"
+    Image.fromarray(sketch_layer(mnist_test, 0)).save(seven)
+    client = Client(url, verbose=False)
+    client.predict(sketch_of(seven), api_name="/predict")  # First-use costs, before measuring.
+    before = rss(pid)
+    for _ in range(6):  # Six sessions: unguarded, each kept ~200 MB.
+        label, _, hint = Client(url, verbose=False).predict(
+            sketch_of(accepted), api_name="/predict"
+        )
+        assert label["label"] == str(int(mnist_test.labels[0])), hint
+    time.sleep(1.5)  # Freed memory goes back to the system just after each request.
+    with pytest.raises(AppError, match="too large"):
+        client.predict(sketch_of(refused), api_name="/predict")
+    with pytest.raises(AppError, match="too large"):
+        client.predict(sketch_of(refused)["layers"][0], api_name="/predict_image")
+    eight_layers = {**sketch_of(seven), "layers": sketch_of(seven)["layers"] * 8}
+    with pytest.raises(AppError, match="at most 1 layer"):
+        client.predict(eight_layers, api_name="/predict")
+    assert rss(pid) - before < 50 * MB
+
+
+# 3. The trainer belongs to someone listening.
+TRAIN_ARGS = ["mnist", 3, 0.001, 128, "adam", False, "none", 60000, False, 0]
+
+
+def trainer_freed_after(start: float, slot) -> float:
+    """Seconds from ``start`` until the trainer is free again (it must have been taken)."""
+    deadline = start + 60
+    while not slot.busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert slot.busy, "the abandoned run never took the trainer"
+    while slot.busy and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+@pytest.mark.slow
+def test_a_run_nobody_listens_to_frees_the_trainer_within_15_seconds(server, url, http):
+    from mnist_demo.ui.trainer import SLOT
+
+    # 3 full epochs take over 20 s on one thread: only the guard frees the trainer sooner.
+    start = time.monotonic()
+    joined = http.post(
+        f"{url}/gradio_api/queue/join",
+        json={
+            "data": [*TRAIN_ARGS, None],
+            "fn_index": fn_index(server, "train"),
+            "session_hash": secrets.token_hex(8),
+        },
+    )
+    assert joined.status_code == 200
+    assert trainer_freed_after(start, SLOT) < 15
+    start = time.monotonic()
+    called = http.post(f"{url}/gradio_api/call/train", json={"data": TRAIN_ARGS})
+    assert called.status_code == 200, called.text
+    assert trainer_freed_after(start, SLOT) < 15
+
+
+def train_small(client, batch_norm=False) -> list:
+    """A one-epoch run on 1,000 images for this client's session; returns its final outputs."""
+    args = ["mnist", 1, 0.001, 128, "adam", batch_norm, "none", 1000, False, 0]
+    return client.submit(*args, api_name="/train").result(timeout=120)
+
+
+# 4 and 5. Sessions, models and download folders.
+@pytest.mark.slow
+def test_a_session_flood_keeps_a_victims_model_and_download_folders_stay_capped(server, url, http):
+    from gradio_client import Client
+
+    from mnist_demo.ui.downloads import DOWNLOADS
+
+    victim = Client(url, verbose=False)
+    status, *_, files = train_small(victim, batch_norm="false")
+    assert "finished" in status, status
+    sidecar = next(path for path in files if str(path).endswith(".json"))
+    assert '"batch_norm": false' in Path(sidecar).read_text()  # "false" is not True.
+    predict = fn_index(server, "predict")
+    for _ in range(70):  # Unguarded, 210 such posts evicted the victim's model.
+        flood = {"data": [None, None], "fn_index": predict, "session_hash": secrets.token_hex(8)}
+        assert http.post(f"{url}/gradio_api/queue/join", json=flood).status_code == 200
+    assert len(server.state_holder.session_data) <= 30
+    *_, hint, _ = victim.predict(api_name="/use_model")
+    assert "your retrained" in hint, hint
+    for _ in range(2):  # More runs than the download cap: the oldest folders go.
+        train_small(Client(url, verbose=False))
+    folders = [path for path in DOWNLOADS.root.iterdir() if path.is_dir()]
+    assert len(folders) <= 2
+    assert sum(file.stat().st_size for file in DOWNLOADS.root.rglob("*")) < 2 * MB
+
+
+# 6. Uploads.
+@pytest.mark.slow
+def test_uploads_cannot_fill_the_disk(server, url, http):
+    many = [("files", (f"f{n}.bin", os.urandom(4_900_000))) for n in range(20)]
+    assert http.post(f"{url}/gradio_api/upload", files=many).status_code == 413
+    stored = []
+    for n in range(60):  # 60 MB of different files against a 20 MB cap.
+        answer = http.post(
+            f"{url}/gradio_api/upload", files=[("files", (f"u{n}.bin", os.urandom(MB)))]
+        )
+        assert answer.status_code == 200, answer.text
+        stored += answer.json()
+    time.sleep(0.5)  # Gradio moves the last upload into place in a background task.
+    on_disk = sum(Path(path).stat().st_size for path in stored if Path(path).exists())
+    assert on_disk <= 21 * MB
+
+
+# 7, 8 and 9. The API: no queue bypass, the README's limits, the right types.
+def test_direct_calls_are_closed_and_the_limits_are_the_readmes(server, url, http):
+    from gradio_client import Client
+
+    from mnist_demo.ui.app import TRAIN_CONCURRENCY
+
+    direct = http.post(f"{url}/gradio_api/run/predict", json={"data": [None, None]})
+    assert direct.status_code == 404
+    # Unguarded, the first panel input (limit 2) lowered "predict" to 2 for everyone.
+    for name in ("refresh", "finetune"):
+        fn = server.fns[fn_index(server, name)]
+        join = {"data": [None] * len(fn.inputs), "fn_index": fn._id, "session_hash": "limits"}
+        assert http.post(f"{url}/gradio_api/queue/join", json=join).status_code == 200
+    Client(url, verbose=False).predict(None, api_name="/predict")
+    queue = server._queue.event_queue_per_concurrency_id
+    assert queue["predict"].concurrency_limit == 4  # MNIST_DEMO_PREDICT_CONCURRENCY's default
+    assert queue["train"].concurrency_limit == TRAIN_CONCURRENCY
+    groups = {fn.concurrency_id: fn.concurrency_limit for fn in server.fns.values()}
+    assert groups["predict"] == 4 and groups["train"] == TRAIN_CONCURRENCY
+    info = http.get(f"{url}/gradio_api/info").json()["named_endpoints"]["/train"]
+    types = [parameter["type"]["type"] for parameter in info["parameters"]]
+    assert types[2:4] == ["number", "number"]  # Learning rate, batch size.
+    assert types[5] == types[8] == "boolean"
+
+
+def test_one_session_cannot_hold_more_than_its_share_of_the_queue(server, url, http):
+    predict = {
+        "data": [None, None],
+        "fn_index": fn_index(server, "predict"),
+        "session_hash": "greedy",
+    }
+    answers = [http.post(f"{url}/gradio_api/queue/join", json=predict) for _ in range(6)]
+    # Nobody reads this session's results, so its calls stay pending: 4 (the default) at most.
+    assert [answer.status_code for answer in answers] == [200] * 4 + [429] * 2
+    assert "wait for one to finish" in answers[-1].json()["error"]
+    other = {**predict, "session_hash": "someone-else"}
+    assert http.post(f"{url}/gradio_api/queue/join", json=other).status_code == 200
+
+
+# 10. What a client and the log receive for a bad request.
+def test_bad_requests_get_one_line_without_paths_or_tracebacks(server, url, http, tmp_path, capfd):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    text = tmp_path / "text.png"
+    text.write_text("not an image")
+    capfd.readouterr()
+    answers = [
+        http.post(
+            f"{url}/gradio_api/queue/join",
+            json={"data": [], "fn_index": 99_999, "session_hash": "x"},
+        ),
+        http.post(f"{url}/gradio_api/call/nosuch", json={"data": []}),
+    ]
+    for answer in answers:
+        assert answer.status_code == 404 and "\n" not in answer.text.strip()
+    messages = [answer.text for answer in answers]
+    client = Client(url, verbose=False)
+    for api in ("/predict", "/predict_image"):
+        payload = sketch_of(text) if api == "/predict" else sketch_of(text)["layers"][0]
+        with pytest.raises(AppError) as error:
+            client.predict(payload, api_name=api)
+        messages.append(str(error.value))
+    for message in messages:
+        assert "/tmp" not in message and str(tmp_path) not in message and " at 0x" not in message
+    log = capfd.readouterr()
+    assert "Traceback" not in log.out + log.err
+
+
+def test_files_written_for_visitors_are_removed_at_shutdown(tmp_path):
+    from mnist_demo.ui.downloads import DOWNLOADS
+
+    saved = os.environ.get("GRADIO_TEMP_DIR")
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path)
+    try:
+        with launched() as demo, httpx.Client(timeout=30) as http:
+            url = demo.local_url.rstrip("/")
+            answer = http.post(f"{url}/gradio_api/upload", files=[("files", ("a.bin", b"x" * 99))])
+            stored = Path(answer.json()[0])
+            download = DOWNLOADS.new_folder(2)  # As a finished run's export makes one.
+            time.sleep(0.5)  # Gradio moves the upload into place in a background task.
+            assert stored.exists() and download.exists()
+    finally:
+        if saved is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = saved
+    assert not stored.exists() and not download.exists()
