@@ -302,8 +302,10 @@ def test_uploads_cannot_fill_the_disk(server, url, http):
 def test_direct_calls_are_closed_and_the_limits_are_the_readmes(server, url, http):
     from gradio_client import Client
 
-    from mnist_demo.ui.app import TRAIN_CONCURRENCY
+    from mnist_demo.ui.trainer import Budget
 
+    # The trainer's group: everyone in its line (40 by default) and the one running.
+    train_limit = Budget().line_size + 1
     direct = http.post(f"{url}/gradio_api/run/predict", json={"data": [None, None]})
     assert direct.status_code == 404
     # Unguarded, the first panel input (limit 2) lowered "predict" to 2 for everyone.
@@ -314,9 +316,9 @@ def test_direct_calls_are_closed_and_the_limits_are_the_readmes(server, url, htt
     Client(url, verbose=False).predict(None, api_name="/predict")
     queue = server._queue.event_queue_per_concurrency_id
     assert queue["predict"].concurrency_limit == 4  # MNIST_DEMO_PREDICT_CONCURRENCY's default
-    assert queue["train"].concurrency_limit == TRAIN_CONCURRENCY
+    assert queue["train"].concurrency_limit == train_limit
     groups = {fn.concurrency_id: fn.concurrency_limit for fn in server.fns.values()}
-    assert groups["predict"] == 4 and groups["train"] == TRAIN_CONCURRENCY
+    assert groups["predict"] == 4 and groups["train"] == train_limit
     info = http.get(f"{url}/gradio_api/info").json()["named_endpoints"]["/train"]
     types = [parameter["type"]["type"] for parameter in info["parameters"]]
     assert types[2:4] == ["number", "number"]  # Learning rate, batch size.
