@@ -12,6 +12,7 @@ const eraserInput = element.querySelector(".eraser");
 const strokes = [];
 let current = null;
 let lastPrediction = 0;
+let predictions = 0;  // How many answers the page has computed (for tests and benchmarks).
 let runtime = null;  // { layers, payload } once the scripts and the model are in.
 let serverHasDrawing = true;
 let latest = { label: null, picture: "", hint: "" };
@@ -109,10 +110,12 @@ function predict() {
   }
   const names = payload.class_names;
   latest = {
-    label: probabilities && {
-      label: names[probabilities.indexOf(Math.max(...probabilities))],
-      confidences: names.map((label, i) => ({ label, confidence: probabilities[i] }))
-        .sort((a, b) => b.confidence - a.confidence),
+    // An empty Label is {label: null, confidences: []}: a bare null leaves the outputs as
+    // they were in a client-side event (seen with gradio 6.31).
+    label: {
+      label: probabilities ? names[probabilities.indexOf(Math.max(...probabilities))] : null,
+      confidences: probabilities ? names.map((label, i) => ({ label, confidence: probabilities[i] }))
+        .sort((a, b) => b.confidence - a.confidence) : [],
     },
     picture: probabilities ? pictureHtml(prepared.picture) : "",
     hint: hintFor(probabilities, payload),
@@ -121,8 +124,9 @@ function predict() {
     milliseconds: performance.now() - started,
   };
   const top = latest.label;
-  readout.textContent = top ? `${top.label} · ${percent(top.confidences[0].confidence)}` : "";
+  readout.textContent = probabilities ? `${top.label} · ${percent(top.confidences[0].confidence)}` : "";
   lastPrediction = performance.now();
+  predictions += 1;
   trigger("predicted");
   return true;
 }
@@ -215,6 +219,7 @@ window.mnistSketch = {
   outputs: () => [latest.label, latest.picture, latest.hint],
   latest: () => latest,
   get runtime() { return runtime; },
+  get predictions() { return predictions; },
 };
 window.addEventListener("mnist-model", takeModel);
 (async () => {
