@@ -8,6 +8,7 @@ Needs Playwright (the test extra) and a Chromium: Debian's ``chromium`` or ``--c
 from __future__ import annotations
 
 import shutil
+import sys
 
 import numpy as np
 
@@ -46,23 +47,24 @@ def surface(page, selector: str) -> dict:
 
 
 def strokes_of(digit: str, box: dict) -> list[list[tuple[float, float]]]:
-    """The template's strokes in page coordinates, in the middle of the canvas."""
-    size, left, top = (
-        0.62 * box["height"],
-        box["x"] + 0.25 * box["width"],
-        box["y"] + 0.18 * box["height"],
-    )
+    """The template's strokes in page coordinates, in the middle of the square drawing area
+    (the Sketchpad's canvas element is wider than the 280x280 area it draws in)."""
+    side = min(box["width"], box["height"])
+    size = 0.6 * side
+    left = box["x"] + (box["width"] - 0.7 * size) / 2
+    top = box["y"] + (box["height"] - size) / 2
     return [
         [(left + 0.7 * x * size, top + y * size) for x, y in stroke] for stroke in TEMPLATES[digit]
     ]
 
 
 def quiet(page, milliseconds: int) -> None:
-    """Wait until the probabilities have not changed for ``milliseconds``."""
+    """Wait until neither the probabilities nor the pen have moved for ``milliseconds``."""
     while True:
         page.wait_for_timeout(milliseconds / 4)
         since = page.evaluate(
-            "() => performance.now() - Math.max(0, ...window.benchChanges.map(c => c[0]))"
+            "() => performance.now() - Math.max(0, ...window.benchUps,"
+            " ...window.benchChanges.map(c => c[0]))"
         )
         if since >= milliseconds:
             return
@@ -119,6 +121,7 @@ def measure_path(browser, url: str, path: str, repeats: int) -> dict:
                 latencies.append(milliseconds)
                 counts.append(count)
             right += page.locator("#hint").inner_text().startswith(f"{digit} with")
+            print(f"{path}: drew {digit}, {latencies[-1]:.0f} ms", file=sys.stderr, flush=True)
             clear(page, path)
     page.close()
     return {
