@@ -163,6 +163,7 @@ def test_without_the_page_runtime_the_server_answers(browser, app_url):
     before = len(requests)
     stroke(page, box, SEVEN)
     page.locator("#hint").get_by_text("7 with").wait_for(timeout=20_000)
+    page.locator("#sketch .readout").get_by_text("7").wait_for(timeout=5_000)
     joins = [url for url in server_calls(requests[before:]) if "queue/join" in url]
     assert len(joins) == 1, requests[before:]
     assert not [url for url in requests[before:] if "/upload" in url]

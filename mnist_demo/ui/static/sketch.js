@@ -138,9 +138,22 @@ function panelsOpen() {
   });
 }
 
+// On the server path the answer above the pad follows the hint the server sends.
+function mirrorServerAnswer() {
+  const hint = document.querySelector("#hint");
+  if (!hint || hint.dataset.mirrored) return;
+  hint.dataset.mirrored = "1";
+  new MutationObserver(() => {
+    if (runtime) return;
+    const match = hint.innerText.match(/^(.+?) with (\d+%) confidence/);
+    readout.textContent = match ? `${match[1]} · ${match[2]}` : "";
+  }).observe(hint, { subtree: true, childList: true, characterData: true });
+}
+
 // The stroke is finished: the page answers; the server hears of it only if it needs it.
 function finished() {
   const local = predict();
+  if (!local) mirrorServerAnswer();
   if (!local) trigger("ink");
   else if (panelsOpen()) trigger("sync");
   serverHasDrawing = !local || panelsOpen();
