@@ -136,6 +136,13 @@ def add_bench_parser(commands) -> None:
     api.add_argument("--repeats", type=int, default=100, help="timed calls per endpoint")
     api.add_argument("--json", action="store_true", help="print one JSON object")
     api.set_defaults(handler=run_bench_api)
+    browser = targets.add_parser(
+        "browser", help="Chromium drawing: the in-page pad vs the old Sketchpad, side by side"
+    )
+    browser.add_argument("--repeats", type=int, default=2, help="times each of the ten digits")
+    browser.add_argument("--chromium", help="the Chromium executable (default: chromium)")
+    browser.add_argument("--json", action="store_true", help="print one JSON object")
+    browser.set_defaults(handler=run_bench_browser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,6 +204,14 @@ def run_bench_api(args: argparse.Namespace) -> int:
     from mnist_demo.ui.bench_api import bench_api
 
     result = bench_api(repeats=args.repeats)
+    print(json.dumps(result) if args.json else format_mapping(result))
+    return 0
+
+
+def run_bench_browser(args: argparse.Namespace) -> int:
+    from mnist_demo.ui.bench_browser import bench_browser
+
+    result = bench_browser(repeats=args.repeats, chromium=args.chromium)
     print(json.dumps(result) if args.json else format_mapping(result))
     return 0
 

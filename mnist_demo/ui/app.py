@@ -12,7 +12,9 @@ from mnist_demo.ui.draw_tab import (
     SELECT_BRUSH_JS,
     Follower,
     build_draw_tab,
+    canvas_choice,
     classify,
+    page_model_json,
     wire_draw_tab,
 )
 from mnist_demo.ui.evaluate_tab import build_evaluate_tab
@@ -102,14 +104,15 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
         draw_outputs = draw.outputs
         wire_draw_tab(draw, session, predict_concurrency, panels_follower(panels))
         wire_panels(panels, session)
-        dataset.change(
+        model_events = [None] * 4  # Each changes the session's model (see below).
+        model_events[0] = dataset.change(
             switch_dataset,
             [dataset, session],
             [*draw_outputs, retrain.controls["dataset"], handwriting.label, handwriting.gallery],
             show_progress="hidden",
         )
-        for button, use in ((retrain.use, True), (retrain.back, False)):
-            button.click(
+        for index, (button, use) in enumerate(((retrain.use, True), (retrain.back, False)), 1):
+            model_events[index] = button.click(
                 lambda s, use=use: use_model(use, s),
                 session,
                 [*draw_outputs, dataset],
@@ -123,7 +126,7 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
                 else:
                     yield step.status, *classify(state.drawing, state), state.dataset
 
-        handwriting.tune.click(
+        model_events[3] = handwriting.tune.click(
             tune,
             session,
             [handwriting.status, *draw_outputs, dataset],
@@ -132,6 +135,15 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
             concurrency_limit=line.capacity + 1,
             concurrency_id="train",
         )
+        # The page runs the session's model: it gets the new one whenever that changes.
+        for event in model_events:
+            event.then(
+                page_model_json,
+                session,
+                draw.pad.page_model,
+                show_progress="hidden",
+                api_name=False,
+            )
 
         def apply_preset(state: Session, request: gr.Request):
             preset = parse_preset(dict(request.query_params), budget)
@@ -171,6 +183,7 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
             api_name=False,
             queue=False,
         )
+        demo.load(canvas_choice, None, draw.columns, api_name=False, queue=False)
         demo.load(None, js=SELECT_BRUSH_JS)
         # Registers the new session for expiry at once, before its first stroke.
         demo.load(lambda state: state, session, session, api_name=False, queue=False)

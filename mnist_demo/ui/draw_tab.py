@@ -1,7 +1,13 @@
-"""The Draw tab: a Sketchpad, live probabilities, and the 28x28 image the model sees."""
+"""The Draw tab: the drawing pad, live probabilities, and the 28x28 image the model sees.
+
+The pad predicts in the page (see canvas.py); the server path is the reference, the API
+(``predict``, ``predict_image``) and the fallback. The old gr.Sketchpad stays behind
+``?canvas=sketchpad`` (for ``mnist-demo bench browser``) and as the ``predict`` API's input.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,11 +15,13 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
+from mnist_demo.page_model import PageExportError, page_model
+from mnist_demo.ui.canvas import Pad, build_pad, drawing_from_ink
 from mnist_demo.ui.inline import image_html
 from mnist_demo.ui.session import Session
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
-SKETCH_ID = "sketch"
+SKETCHPAD_ID = "sketchpad"
 # The tab says the model is unsure, instead of announcing a class, when the top probability is
 # below UNSURE_BELOW or the distribution's entropy is above UNSURE_ENTROPY (as a fraction of the
 # most it can be, log 10: a tie between two classes alone is 0.3).
@@ -46,7 +54,7 @@ def hint_for(probabilities: dict[str, float], session: Session) -> str:
     model = session.model_description
     if not probabilities:
         thing = "a digit" if session.dataset == "mnist" else "a clothing item"
-        return f"✏️ Draw {thing} in the box: the prediction appears after each stroke ({model})."
+        return f"✏️ Draw {thing} in the box: the prediction appears as you draw ({model})."
     top, confidence = max(probabilities.items(), key=lambda item: item[1])
     entropy = spread(probabilities)
     if confidence < UNSURE_BELOW or entropy > UNSURE_ENTROPY:
@@ -89,6 +97,28 @@ def touching(handler):
     return handle
 
 
+def page_model_json(session: Session) -> str:
+    """The session's model as the page runs it, with what the page needs to word its hint;
+    "" when the model has a layer the page cannot run (the page then predicts on the server)."""
+    predictor = session.predictor()
+    extras = {
+        "description": session.model_description,
+        "unsure_below": UNSURE_BELOW,
+        "unsure_entropy": UNSURE_ENTROPY,
+    }
+    try:
+        payload = page_model(predictor.model, predictor.spec, predictor.class_names, extras)
+    except PageExportError:
+        return ""
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def canvas_choice(request: gr.Request):
+    """``?canvas=sketchpad`` shows the old gr.Sketchpad instead of the pad (for benchmarks)."""
+    old = request.query_params.get("canvas") == "sketchpad"
+    return gr.update(visible=not old), gr.update(visible=old)
+
+
 # Gradio 6.31 opens the Sketchpad with no tool selected, so strokes do nothing until the Brush
 # button is clicked (see shared/docs/GRADIO6_NOTES.md); click it for the visitor, retrying until
 # the editor has rendered.
@@ -96,7 +126,7 @@ SELECT_BRUSH_JS = f"""
 () => {{
   let tries = 0;
   const click = () => {{
-    const button = document.querySelector('#{SKETCH_ID} button[aria-label="Brush"]');
+    const button = document.querySelector('#{SKETCHPAD_ID} button[aria-label="Brush"]');
     if (button) {{ button.click(); return; }}
     if (tries++ < 100) setTimeout(click, 100);
   }};
@@ -107,6 +137,8 @@ SELECT_BRUSH_JS = f"""
 
 @dataclass
 class DrawTab:
+    pad: Pad
+    columns: list  # The pad's and the Sketchpad's: one of them is shown.
     sketch: gr.Sketchpad
     upload: gr.Image
     outputs: list  # label, picture, hint: what classify() returns
@@ -125,19 +157,22 @@ def build_draw_tab() -> DrawTab:
     """Lay out the tab (events are wired by :func:`wire_draw_tab` once the panels exist)."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            sketch = gr.Sketchpad(
-                elem_id=SKETCH_ID,
-                label="Draw here",
-                type="numpy",
-                image_mode="RGBA",  # "L" empties the layers (gradio #8198).
-                canvas_size=(280, 280),
-                fixed_canvas=True,
-                layers=False,
-                transforms=(),
-                brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
-                eraser=gr.Eraser(default_size=16),
-                height=380,
-            )
+            with gr.Column() as pad_column:
+                pad = build_pad(page_model_json(Session()))
+            with gr.Column(visible=False) as sketchpad_column:
+                sketch = gr.Sketchpad(
+                    elem_id=SKETCHPAD_ID,
+                    label="Draw here",
+                    type="numpy",
+                    image_mode="RGBA",  # "L" empties the layers (gradio #8198).
+                    canvas_size=(280, 280),
+                    fixed_canvas=True,
+                    layers=False,
+                    transforms=(),
+                    brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
+                    eraser=gr.Eraser(default_size=16),
+                    height=380,
+                )
             with gr.Accordion("…or upload an image, or pick an example", open=False):
                 upload = gr.Image(
                     label="Upload", type="pil", image_mode=None, sources=["upload", "clipboard"]
@@ -158,7 +193,7 @@ def build_draw_tab() -> DrawTab:
             )
     with gr.Accordion("Why does it name a digit even for a scribble?", open=False):
         gr.Markdown(SOFTMAX_NOTE)
-    return DrawTab(sketch, upload, [label, picture, hint])
+    return DrawTab(pad, [pad_column, sketchpad_column], sketch, upload, [label, picture, hint])
 
 
 def wire_draw_tab(
@@ -204,4 +239,50 @@ def wire_draw_tab(
             api_name=api_name,
             **settings,
         )
+    events += wire_pad(tab, session, settings, follower)
     return events
+
+
+# The pad's events hand the server its drawing: the js runs first and replaces the first input.
+INK_JS = "(...values) => [window.mnistSketch.inkDataUrl(), ...values.slice(1)]"
+
+
+def wire_pad(tab: DrawTab, session: gr.State, settings: dict, follower: Follower | None) -> list:
+    """The pad's three events: ``predicted`` shows the page's own answer (no request), ``ink``
+    predicts on the server (the fallback), ``sync`` only hands it the drawing for the panels."""
+    extra_inputs = follower.inputs if follower else []
+    extra_outputs = follower.outputs if follower else []
+    pad = tab.pad.pad
+    pad.predicted(
+        None, None, tab.outputs, js="() => window.mnistSketch.outputs()", show_progress="hidden"
+    )
+
+    def on_ink(text: str, state: Session, *extra_values):
+        try:
+            drawing = drawing_from_ink(text)
+        except ValueError as error:
+            return None, None, f"⚠️ {error}", state, *[gr.skip()] * len(extra_outputs)
+        shown = predict_drawing(drawing, state)
+        more = follower.refresh(state, *extra_values) if follower else ()
+        return (*shown, state, *more)
+
+    def on_sync(text: str, state: Session, *extra_values):
+        try:
+            state.drawing = drawing_from_ink(text)
+        except ValueError:
+            return state, *[gr.skip()] * len(extra_outputs)
+        more = follower.refresh(state, *extra_values) if follower else ()
+        return (state, *more)
+
+    inputs = [tab.pad.ink, session, *extra_inputs]
+    return [
+        pad.ink(
+            on_ink,
+            inputs,
+            [*tab.outputs, session, *extra_outputs],
+            js=INK_JS,
+            api_name=False,
+            **settings,
+        ),
+        pad.sync(on_sync, inputs, [session, *extra_outputs], js=INK_JS, api_name=False, **settings),
+    ]

@@ -1,0 +1,245 @@
+// The drawing pad (the body of the #sketch gr.HTML's js_on_load: `element`, `trigger` and
+// `props` come from Gradio). It draws on pointer events (mouse, touch and pen alike), keeps the
+// strokes for Undo, and predicts in the page while you draw with cnn.js and preprocess.js,
+// loaded from the app's static files. Without them (not loaded yet, blocked, failed) each
+// finished stroke goes to the server instead: trigger("ink"). While a panel that needs the
+// drawing on the server is open, the page still predicts, and sends one request per stroke.
+const canvas = element.querySelector("canvas");
+const context = canvas.getContext("2d", { willReadFrequently: true });
+const readout = element.querySelector(".readout");
+const sizeInput = element.querySelector(".brush-size");
+const eraserInput = element.querySelector(".eraser");
+const strokes = [];
+let current = null;
+let lastPrediction = 0;
+let predictions = 0;  // How many answers the page has computed (for tests and benchmarks).
+let runtime = null;  // { layers, payload } once the scripts and the model are in.
+let serverHasDrawing = true;
+let latest = { label: null, picture: "", hint: "" };
+const PREDICT_EVERY_MS = 50;
+const SERVER_PANELS = ["#inside", "#preprocessing", "#handwriting"];
+const SYNC_ON_CLICK = "button[role=tab], #dataset, " + SERVER_PANELS.join(", ");
+
+function paint(stroke, from) {
+  context.save();
+  context.globalCompositeOperation = stroke.erase ? "destination-out" : "source-over";
+  context.strokeStyle = "#000";
+  context.fillStyle = "#000";
+  context.lineWidth = stroke.size;
+  context.lineCap = "round";
+  context.lineJoin = "round";
+  const points = stroke.points;
+  if (points.length === 1) {
+    context.beginPath();
+    context.arc(points[0][0], points[0][1], stroke.size / 2, 0, 2 * Math.PI);
+    context.fill();
+  } else {
+    context.beginPath();
+    const start = Math.max(0, from - 1);
+    context.moveTo(points[start][0], points[start][1]);
+    for (let i = start + 1; i < points.length; i++) context.lineTo(points[i][0], points[i][1]);
+    context.stroke();
+  }
+  context.restore();
+}
+
+function repaint() {
+  context.clearRect(0, 0, canvas.width, canvas.height);
+  for (const stroke of strokes) paint(stroke, 0);
+}
+
+function point(event) {
+  const box = canvas.getBoundingClientRect();
+  return [
+    ((event.clientX - box.left) * canvas.width) / box.width,
+    ((event.clientY - box.top) * canvas.height) / box.height,
+  ];
+}
+
+function ink() {
+  const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  const alpha = new Uint8Array(canvas.width * canvas.height);
+  for (let i = 0; i < alpha.length; i++) alpha[i] = rgba[4 * i + 3];
+  return alpha;
+}
+
+// The server's hint_for (draw_tab.py), with its thresholds from the payload.
+function percent(value) {
+  return window.mnistPreprocess.rint(value * 100) + "%";
+}
+
+function hintFor(probabilities, payload) {
+  const extras = payload.extras, model = extras.description;
+  if (!probabilities) {
+    const thing = payload.dataset === "mnist" ? "a digit" : "a clothing item";
+    return `✏️ Draw ${thing} in the box: the prediction appears as you draw (${model}).`;
+  }
+  const names = payload.class_names;
+  let top = 0;
+  probabilities.forEach((p, i) => { if (p > probabilities[top]) top = i; });
+  const spread = -probabilities.filter((p) => p > 0).reduce((s, p) => s + p * Math.log(p), 0)
+    / Math.log(probabilities.length);
+  const confidence = probabilities[top];
+  if (confidence < extras.unsure_below || spread > extras.unsure_entropy) {
+    return `🤔 **Unsure.** Best guess **${names[top]}** at only ${percent(confidence)} ` +
+      `(spread ${percent(spread)}). Try a bigger, clearer drawing (${model}).`;
+  }
+  return `**${names[top]}** with ${percent(confidence)} confidence (${model}).`;
+}
+
+function pictureHtml(picture) {
+  const small = document.createElement("canvas");
+  small.width = small.height = 28;
+  const image = small.getContext("2d").createImageData(28, 28);
+  picture.forEach((v, i) => { image.data.set([v, v, v, 255], 4 * i); });
+  small.getContext("2d").putImageData(image, 0, 0);
+  return `<img src="${small.toDataURL("image/png")}" width="224" ` +
+    `alt="The 28×28 image the model sees" style="max-width: 100%; height: auto;">`;
+}
+
+function predict() {
+  if (!runtime) return false;
+  const { payload, layers } = runtime;
+  const started = performance.now();
+  const prepared = window.mnistPreprocess.preprocess(ink(), canvas.height, canvas.width,
+    payload.preprocess);
+  let probabilities = null;
+  if (!prepared.blank) {
+    const logits = window.mnistCnn.forward(layers, prepared.tensor, [1, 28, 28]);
+    probabilities = window.mnistCnn.softmax(logits);
+  }
+  const names = payload.class_names;
+  latest = {
+    // An empty Label is {label: null, confidences: []}: a bare null leaves the outputs as
+    // they were in a client-side event (seen with gradio 6.31).
+    label: {
+      label: probabilities ? names[probabilities.indexOf(Math.max(...probabilities))] : null,
+      confidences: probabilities ? names.map((label, i) => ({ label, confidence: probabilities[i] }))
+        .sort((a, b) => b.confidence - a.confidence) : [],
+    },
+    picture: probabilities ? pictureHtml(prepared.picture) : "",
+    hint: hintFor(probabilities, payload),
+    probabilities,
+    model: payload.id,
+    milliseconds: performance.now() - started,
+  };
+  const top = latest.label;
+  readout.textContent = probabilities ? `${top.label} · ${percent(top.confidences[0].confidence)}` : "";
+  lastPrediction = performance.now();
+  predictions += 1;
+  trigger("predicted");
+  return true;
+}
+
+function panelsOpen() {
+  return SERVER_PANELS.some((selector) => {
+    const panel = document.querySelector(selector);
+    return panel && panel.querySelector(".label-wrap.open, button.open[aria-expanded=true]");
+  });
+}
+
+// On the server path the answer above the pad follows the hint the server sends.
+function mirrorServerAnswer() {
+  const hint = document.querySelector("#hint");
+  if (!hint || hint.dataset.mirrored) return;
+  hint.dataset.mirrored = "1";
+  new MutationObserver(() => {
+    if (runtime) return;
+    const match = hint.innerText.match(/^(.+?) with (\d+%) confidence/);
+    readout.textContent = match ? `${match[1]} · ${match[2]}` : "";
+  }).observe(hint, { subtree: true, childList: true, characterData: true });
+}
+
+// The stroke is finished: the page answers; the server hears of it only if it needs it.
+function finished() {
+  const local = predict();
+  if (!local) mirrorServerAnswer();
+  if (!local) trigger("ink");
+  else if (panelsOpen()) trigger("sync");
+  serverHasDrawing = !local || panelsOpen();
+}
+
+canvas.addEventListener("pointerdown", (event) => {
+  if (event.button > 0) return;
+  event.preventDefault();
+  canvas.setPointerCapture(event.pointerId);
+  current = { points: [point(event)], size: Number(sizeInput.value), erase: eraserInput.checked };
+  strokes.push(current);
+  paint(current, 0);
+});
+canvas.addEventListener("pointermove", (event) => {
+  if (!current) return;
+  event.preventDefault();
+  const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
+  const from = current.points.length;
+  for (const each of events.length ? events : [event]) current.points.push(point(each));
+  paint(current, from);
+  if (performance.now() - lastPrediction >= PREDICT_EVERY_MS) predict();
+});
+const end = () => {
+  if (!current) return;
+  current = null;
+  finished();
+};
+canvas.addEventListener("pointerup", end);
+canvas.addEventListener("pointercancel", end);
+element.querySelector(".undo").addEventListener("click", () => {
+  strokes.pop();
+  repaint();
+  finished();
+});
+element.querySelector(".clear").addEventListener("click", () => {
+  strokes.length = 0;
+  repaint();
+  eraserInput.checked = false;  // Clear leaves the pen ready.
+  finished();
+});
+// The Retrain tab, the dataset switch and the teaching panels read the drawing on the server.
+document.addEventListener("click", (event) => {
+  if (!serverHasDrawing && event.target.closest && event.target.closest(SYNC_ON_CLICK)) {
+    serverHasDrawing = true;
+    trigger("sync");
+  }
+}, true);
+
+function loadScript(url) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = url;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error("could not load " + url));
+    document.head.appendChild(script);
+  });
+}
+
+function takeModel() {
+  const text = window.mnistDemoModel;
+  if (!text || !window.mnistCnn || !window.mnistPreprocess) return;
+  try {
+    const payload = JSON.parse(text);
+    runtime = { payload, layers: window.mnistCnn.compile(payload) };
+    canvas.dataset.model = payload.id;
+    if (strokes.length) predict();
+  } catch (error) {
+    console.warn("mnist-demo: the in-page model failed, predicting on the server", error);
+    runtime = null;
+    delete canvas.dataset.model;
+  }
+}
+
+window.mnistSketch = {
+  inkDataUrl: () => (strokes.length ? canvas.toDataURL("image/png") : ""),
+  outputs: () => [latest.label, latest.picture, latest.hint],
+  latest: () => latest,
+  get runtime() { return runtime; },
+  get predictions() { return predictions; },
+};
+window.addEventListener("mnist-model", takeModel);
+(async () => {
+  try {
+    for (const url of JSON.parse(props.runtime)) await loadScript(url);
+    takeModel();
+  } catch (error) {
+    console.warn("mnist-demo: no in-page runtime, predicting on the server", error);
+  }
+})();
