@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from mnist_demo.templates import template_drawing
 from mnist_demo.ui.trainer import SLOT, Budget
 
 from .helpers import first_index_of, launched, sketch_layer
@@ -107,3 +109,13 @@ def test_stop_button_ends_the_run_and_keeps_the_model_so_far(server_url):
     final = job.result()[0]
     assert "stopped at step" in final and "test accuracy" in final
     wait_until_free()
+
+
+def test_predict_api_reads_an_opaque_black_on_white_layer_as_an_image(server_url, tmp_path):
+    rgb = template_drawing("1", 280, "black_on_white")
+    path = tmp_path / "one.png"
+    Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])).save(path)
+    value = {"background": None, "layers": [handle_file(str(path))], "composite": None}
+    result = Client(server_url, verbose=False).predict(value, api_name="/predict")
+    assert top_label(result) == "1"
+    assert confidences(result)["1"] > 0.9
