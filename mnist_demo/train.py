@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from mnist_demo.config import dataset_spec
 from mnist_demo.data import Augmentation, augment_batch, batch_indices, load_split
 from mnist_demo.evaluate import evaluate
+from mnist_demo.exposure import Exposure
 from mnist_demo.model import ModelConfig, SmallCNN
 
 OPTIMIZERS = ("adam", "sgd")
@@ -46,6 +47,9 @@ class TrainConfig:
     subset: int | None = None  # Train on the first N training images only.
     test_subset: int | None = None  # Evaluate on the first N test images only.
     augment: bool = False
+    # Teach it to say "not a digit" and to read coarse scans: see mnist_demo/exposure.py.
+    outlier_exposure: bool = False
+    coarse_scans: bool = False
     seed: int = 0
     threads: int | None = None  # None leaves torch's thread setting alone.
     # bfloat16 autocast for the forward pass (weights and optimiser stay float32). None: on where
@@ -195,6 +199,7 @@ def train(
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
     scheduler, per_batch = build_scheduler(optimizer, config, steps_per_epoch)
     augmentation = Augmentation() if config.augment else None
+    exposure = Exposure.for_config(config)
     bf16 = use_bf16(config)
     total_steps = config.epochs * steps_per_epoch
     step = 0
@@ -217,10 +222,15 @@ def train(
                 images, labels = train_split.images[indices], train_split.labels[indices]
                 if augmentation:
                     images = augment_batch(images, spec, generator, augmentation)
+                if exposure:
+                    images, _ = exposure.mix(images, generator)
                 images = images.contiguous(memory_format=torch.channels_last)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     logits = model(images)
-                loss = F.cross_entropy(logits.float(), labels)
+                if exposure:
+                    logits, loss = exposure.split(logits.float(), labels)
+                else:
+                    loss = F.cross_entropy(logits.float(), labels)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

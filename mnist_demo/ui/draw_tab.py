@@ -11,21 +11,28 @@ import numpy as np
 
 from mnist_demo.ui.inline import image_html
 from mnist_demo.ui.session import Session
+from mnist_demo.verdict import verdict, words
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 SKETCH_ID = "sketch"
-# The tab says the model is unsure, instead of announcing a class, when the top probability is
-# below UNSURE_BELOW or the distribution's entropy is above UNSURE_ENTROPY (as a fraction of the
-# most it can be, log 10: a tie between two classes alone is 0.3).
+# Kept for the spread figure the hint shows; the verdict itself is mnist_demo.verdict's.
 UNSURE_BELOW = 0.6
-UNSURE_ENTROPY = 0.35
-SOFTMAX_NOTE = """The last layer's softmax turns any ten scores into ten
-probabilities that sum to 1: there is no "none of these" answer. Draw a letter, a smiley or a
-scribble and it still names a digit, often with high confidence: given 38 printed letters, the
-shipped model named a digit at 90% or more for 29 of them, and for 166 of 300 random scribbles.
-A high probability means "more like this digit than like the other nine", not "certainly a
-digit". The unsure message appears when the top probability is low or the probabilities are
-spread out (high entropy); it cannot catch a confident mistake."""
+SOFTMAX_NOTE = """The last layer's softmax turns any ten scores into ten probabilities that sum
+to 1: there is no "none of these" output. A plain model names a digit even for a letter, a smiley
+or a scribble, often with high confidence.
+
+The shipped model was also shown thousands of made-up non-digits (printed letters and symbols,
+scribbles, zigzags, spirals, stars, shapes) and taught to spread its probabilities evenly over
+all ten digits for them (*outlier exposure*). The **verdict** reads the top probability: at or
+above the "sure" threshold it says **digit**, below the "unsure" threshold **not a digit**, and
+**unsure** in between. Both thresholds were chosen on validation drawings and non-digits, never
+on the test set, and are stored with the weights.
+
+What it cannot promise: it has only learnt what *its* non-digits look like. A letter that looks
+like a digit (O, I, S, Z, b, g, q) is read as that digit, and a new kind of drawing can still get
+a confident wrong answer. A high probability means "more like this digit than like the other
+nine, and more like a digit than like the non-digits it was shown", not "certainly a digit".
+Retrain with and without *teach it to say "not a digit"* and draw the same letters to compare."""
 # The 28x28 input is shown enlarged with hard pixel edges (CSS keeps them from blurring).
 PICTURE_SCALE = 8
 
@@ -43,18 +50,26 @@ def spread(probabilities: dict[str, float]) -> float:
 
 
 def hint_for(probabilities: dict[str, float], session: Session) -> str:
+    """The line above the probabilities: the verdict (see mnist_demo.verdict) and its best guess."""
     model = session.model_description
     if not probabilities:
         thing = "a digit" if session.dataset == "mnist" else "a clothing item"
         return f"✏️ Draw {thing} in the box: the prediction appears after each stroke ({model})."
     top, confidence = max(probabilities.items(), key=lambda item: item[1])
-    entropy = spread(probabilities)
-    if confidence < UNSURE_BELOW or entropy > UNSURE_ENTROPY:
+    predictor = session.predictor()
+    positive, unsure, negative = words(predictor.spec.name)
+    said = verdict(probabilities.values(), predictor.thresholds, predictor.spec.name)
+    if said == negative:
+        return (
+            f"🚫 **{negative.capitalize()}**, it says: no class stands out (best guess {top} at "
+            f"{confidence:.0%}, spread {spread(probabilities):.0%}) ({model})."
+        )
+    if said == unsure:
         return (
             f"🤔 **Unsure.** Best guess **{top}** at only {confidence:.0%} "
-            f"(spread {entropy:.0%}). Try a bigger, clearer drawing ({model})."
+            f"(spread {spread(probabilities):.0%}). Try a bigger, clearer drawing ({model})."
         )
-    return f"**{top}** with {confidence:.0%} confidence ({model})."
+    return f"**{top}** with {confidence:.0%} confidence: {positive} ({model})."
 
 
 def classify(image, session: Session):
@@ -155,7 +170,7 @@ def build_draw_tab() -> DrawTab:
                 container=True,
                 elem_id="model-input",
             )
-    with gr.Accordion("Why does it name a digit even for a scribble?", open=False):
+    with gr.Accordion('What do "digit", "unsure" and "not a digit" mean?', open=False):
         gr.Markdown(SOFTMAX_NOTE)
     return DrawTab(sketch, upload, [label, picture, hint])
 

@@ -45,6 +45,7 @@ def start_training(
     subset,
     augment,
     seed,
+    outlier_exposure,
     session: Session,
     budget: Budget,
     progress: gr.Progress,
@@ -63,6 +64,7 @@ def start_training(
             subset=int(subset) if subset else None,
             augment=bool(augment),
             seed=int(seed or 0),
+            outlier_exposure=bool(outlier_exposure),
         )
     except (TypeError, ValueError) as error:
         yield f"⚠️ {error}", loss, accuracy, None, None
@@ -144,6 +146,10 @@ def build_retrain_tab(session: gr.State, budget: Budget):
                     label="Augment (rotate, scale, shift, stroke width)"
                 )
                 controls["seed"] = gr.Number(0, precision=0, label="Seed (same seed, same run)")
+            controls["outlier_exposure"] = gr.Checkbox(
+                label='Teach it to say "not a digit" (also train on letters and scribbles)',
+                info="Train once with and once without, then draw the same letters to compare.",
+            )
             controls = {name: controls[name] for name in CONTROLS}
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="start")
