@@ -6,7 +6,7 @@ import torch
 
 from mnist_demo.config import MNIST
 from mnist_demo.data import Augmentation
-from mnist_demo.exposure import Exposure, coarse_scans
+from mnist_demo.exposure import OUTLIER_RATIO, OUTLIER_WEIGHT, Exposure, coarse_scans
 from mnist_demo.outliers import KINDS, fonts_for, non_digit, non_digits
 from mnist_demo.train import TrainConfig, TrainingRun
 
@@ -37,14 +37,17 @@ def test_a_batch_gets_outliers_appended_and_their_loss_pulls_toward_uniform(mnis
     exposure = Exposure(MNIST, non_digits(40, 1, "evaluation"), False, Augmentation())
     images, labels = mnist_test.images[:64], mnist_test.labels[:64]
     mixed, n = exposure.mix(images, torch.Generator().manual_seed(0))
-    assert n == 64 and mixed.shape == (96, 1, 28, 28) and torch.equal(mixed[:64], images)
-    uniform = torch.zeros(96, 10)
+    total = 64 + round(64 * OUTLIER_RATIO)
+    assert n == 64 and mixed.shape == (total, 1, 28, 28) and torch.equal(mixed[:64], images)
+    uniform = torch.zeros(total, 10)
     uniform[torch.arange(64), labels] = 20.0  # Sure of every digit, uniform on every outlier.
     own, loss = exposure.split(uniform, labels)
-    assert own.shape == (64, 10) and loss.item() == pytest.approx(0.5 * np.log(10), abs=1e-6)
+    assert own.shape == (64, 10) and loss.item() == pytest.approx(
+        OUTLIER_WEIGHT * np.log(10), abs=1e-6
+    )
     peaked = uniform.clone()
     peaked[64:, 3] = 20.0  # Sure of a digit on the outliers: a much larger loss.
-    assert exposure.split(peaked, labels)[1] > loss + 5
+    assert exposure.split(peaked, labels)[1] > loss + 2
 
 
 def test_coarse_scans_are_blocky_versions_of_the_same_digits(mnist_test):
