@@ -60,11 +60,11 @@ def test_coarse_scans_are_blocky_versions_of_the_same_digits(mnist_test):
 
 
 @pytest.mark.slow
-def test_training_with_outlier_exposure_runs_and_reports_digit_accuracy_only():
+def test_training_with_outlier_exposure_and_coarse_scans_runs_and_learns_digits():
     config = TrainConfig(
-        epochs=1, subset=512, test_subset=500, outlier_exposure=True, coarse_scans=True, threads=1
+        epochs=1, subset=2048, test_subset=1000, outlier_exposure=True, coarse_scans=True, threads=1
     )
     run = TrainingRun(config)
     events = list(run)
-    # Accuracy counts the digits only: outliers have no class to be right about.
-    assert run.completed and 0.3 < events[-1].train_accuracy <= 1
+    assert run.completed and np.isfinite(events[-1].train_loss)
+    assert events[-1].test_accuracy > 0.6
