@@ -15,8 +15,6 @@ from mnist_demo.verdict import verdict, words
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 SKETCH_ID = "sketch"
-# Kept for the spread figure the hint shows; the verdict itself is mnist_demo.verdict's.
-UNSURE_BELOW = 0.6
 SOFTMAX_NOTE = """The last layer's softmax turns any ten scores into ten probabilities that sum
 to 1: there is no "none of these" output. So a model names a digit even for a letter, a smiley or
 a scribble, often with high confidence: given 38 printed letters, the shipped model named a digit
