@@ -147,3 +147,14 @@ def test_classify_api_gives_the_verdict_for_a_digit_and_a_non_digit(
         assert shown[answer["verdict"]] in hint, (kind, answer["verdict"], hint)
     cleared = {"background": None, "layers": [], "composite": None}
     assert client.predict(cleared, api_name="/classify")["blank"] is True
+
+
+def test_retrain_can_teach_it_to_say_not_a_digit(server_url, drawn_seven):
+    client = Client(server_url, verbose=False)
+    job = client.submit(*QUICK_RUN, True, api_name="/train")  # The last control: the option.
+    statuses = [output[0] for output in job]
+    assert "test accuracy" in job.outputs()[-1][0], statuses[-3:]
+    client.predict(api_name="/use_model")
+    answer = client.predict(drawn_seven, api_name="/classify")
+    assert answer["verdict"] in ("digit", "unsure", "not a digit")
+    client.predict(api_name="/use_shipped")
