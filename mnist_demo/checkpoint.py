@@ -112,6 +112,14 @@ def save_checkpoint(
     return path
 
 
+def update_sidecar(weights_path: str | os.PathLike[str], **fields: Any) -> Path:
+    """Add or replace top-level fields of a weights file's sidecar, atomically."""
+    path = sidecar_path(weights_path)
+    metadata = {**read_metadata(Path(weights_path)), **fields}
+    os.replace(staged_file(path, (json.dumps(metadata, indent=2) + "\n").encode()), path)
+    return path
+
+
 def read_metadata(path: Path) -> dict[str, Any]:
     sidecar = sidecar_path(path)
     if not sidecar.exists():

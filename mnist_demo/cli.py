@@ -57,6 +57,15 @@ def add_train_parser(commands) -> None:
     parser.add_argument("--gamma", type=float, default=0.5, help="StepLR: decay factor")
     parser.add_argument("--subset", type=int, help="train on the first N training images")
     parser.add_argument("--augment", action="store_true", help="random rotate/scale/shift/stroke")
+    parser.add_argument(
+        "--outlier-exposure",
+        action="store_true",
+        help="teach it to say 'not a digit': train on synthetic non-digits pushed to uniform",
+    )
+    parser.add_argument(
+        "--coarse-scans", action="store_true", help="also train on digits scanned at 8-16 px"
+    )
+    parser.add_argument("--init-weights", type=Path, help="start from these weights (fine-tune)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument(
@@ -145,6 +154,18 @@ def add_bench_parser(commands) -> None:
     browser.set_defaults(handler=run_bench_browser)
 
 
+def add_calibrate_parser(commands) -> None:
+    parser = commands.add_parser(
+        "calibrate", help="choose the verdict's thresholds on a validation set, store them"
+    )
+    parser.add_argument("--weights", type=Path, required=True, help="weights; sidecar updated")
+    parser.add_argument("--count", type=int, default=2000, help="validation samples per set")
+    parser.add_argument(
+        "--report", action="store_true", help="then measure it on the held-out sets (MNIST)"
+    )
+    parser.set_defaults(handler=run_calibrate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mnist-demo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -153,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_predict_parser(commands)
     add_explain_parser(commands)
     add_bench_parser(commands)
+    add_calibrate_parser(commands)
     return parser
 
 
@@ -172,6 +194,12 @@ def run_predict(args: argparse.Namespace) -> int:
     from mnist_demo.predict_cli import predict_command
 
     return predict_command(args)
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from mnist_demo.calibrate import calibrate_command
+
+    return calibrate_command(args, command_line())
 
 
 def run_explain(args: argparse.Namespace) -> int:

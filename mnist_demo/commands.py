@@ -43,6 +43,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         gamma=args.gamma,
         subset=args.subset,
         augment=args.augment,
+        outlier_exposure=args.outlier_exposure,
+        coarse_scans=args.coarse_scans,
         seed=args.seed,
         threads=args.threads,
         bf16=PRECISIONS[args.precision],
@@ -59,6 +61,9 @@ def train_command(args: argparse.Namespace, command_line: str) -> int:
     load_split(config.dataset, train=True, root=args.data_dir, download=not args.no_download)
     load_split(config.dataset, train=False, root=args.data_dir, download=not args.no_download)
     run = TrainingRun(config, args.data_dir)
+    if getattr(args, "init_weights", None):
+        # Fine-tuning: start from saved weights (the architecture comes from their sidecar).
+        run.model = load_checkpoint(args.init_weights).model
     epochs: list[EpochEvent] = []
     bar = None
     for event in run:

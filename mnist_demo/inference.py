@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnist_demo.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from mnist_demo.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_metadata
 from mnist_demo.config import DatasetSpec, dataset_spec, shipped_weights_path
 from mnist_demo.preprocess import preprocess
+from mnist_demo.verdict import Thresholds, verdict
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,15 @@ class Prediction:
     """One drawing's result: every class name -> probability, or ``{}`` when ``blank``.
 
     ``picture`` is the 28x28 uint8 image the model saw (None when blank); ``reason`` says why a
-    drawing was blank.
+    drawing was blank. ``verdict`` is "digit", "unsure" or "not a digit" ("clothing", "unsure",
+    "not clothing" for Fashion-MNIST; "" when blank): see :mod:`mnist_demo.verdict`.
     """
 
     probabilities: dict[str, float]
     picture: np.ndarray | None
     blank: bool
     reason: str = ""
+    verdict: str = ""
 
     @property
     def top(self) -> str | None:
@@ -55,9 +58,15 @@ class Served:
     model: nn.Module
     spec: DatasetSpec
     class_names: tuple[str, ...]
+    thresholds: Thresholds
 
 
-def serve(model: nn.Module, dataset: str, class_names: Sequence[str] | None) -> Served:
+def serve(
+    model: nn.Module,
+    dataset: str,
+    class_names: Sequence[str] | None,
+    thresholds: Thresholds | None = None,
+) -> Served:
     spec = dataset_spec(dataset)
     names = tuple(class_names or spec.class_names)
     outputs = getattr(getattr(model, "config", None), "num_classes", len(names))
@@ -65,31 +74,43 @@ def serve(model: nn.Module, dataset: str, class_names: Sequence[str] | None) -> 
         raise ValueError(f"the model has {outputs} outputs but {len(names)} class names were given")
     # A private copy: the caller may go on training its own model without touching predictions.
     private = copy.deepcopy(model).to("cpu").eval().requires_grad_(False)
-    return Served(private, spec, names)
+    return Served(private, spec, names, thresholds or Thresholds())
 
 
 class Predictor:
     """A model ready to classify drawings, safe to share between threads.
 
     ``swap`` takes a copy of the model it is given: call it between training steps, not while an
-    optimiser is changing the weights.
+    optimiser is changing the weights. ``thresholds`` decide the verdict (the defaults when None).
     """
 
     def __init__(
-        self, model: nn.Module, dataset: str = "mnist", class_names: Sequence[str] | None = None
+        self,
+        model: nn.Module,
+        dataset: str = "mnist",
+        class_names: Sequence[str] | None = None,
+        thresholds: Thresholds | None = None,
     ) -> None:
-        self._served = serve(model, dataset, class_names)
+        self._served = serve(model, dataset, class_names, thresholds)
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str]) -> Predictor:
-        """Load a weights file (raises CheckpointError naming the file if it is unusable)."""
+        """Load a weights file (raises CheckpointError naming the file if it is unusable); the
+        verdict's thresholds come from its sidecar."""
         checkpoint = load_checkpoint(path)
-        return cls(checkpoint.model, checkpoint.dataset, checkpoint.class_names)
+        return cls.from_loaded(checkpoint)
+
+    @classmethod
+    def from_loaded(cls, checkpoint: Checkpoint) -> Predictor:
+        thresholds = Thresholds.from_metadata(checkpoint.metadata)
+        return cls(checkpoint.model, checkpoint.dataset, checkpoint.class_names, thresholds)
 
     @classmethod
     def from_model(cls, model: nn.Module, dataset: str = "mnist") -> Predictor:
-        """Serve a model in memory, such as one a visitor has just retrained."""
-        return cls(model, dataset)
+        """Serve a model in memory, such as one a visitor has just retrained. Its verdict uses
+        the shipped model's thresholds, so that models trained with and without outlier
+        exposure are judged alike."""
+        return cls(model, dataset, thresholds=shipped_thresholds(dataset))
 
     @property
     def spec(self) -> DatasetSpec:
@@ -98,6 +119,10 @@ class Predictor:
     @property
     def class_names(self) -> tuple[str, ...]:
         return self._served.class_names
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self._served.thresholds
 
     @property
     def model(self) -> nn.Module:
@@ -110,9 +135,10 @@ class Predictor:
         ``new`` is a model (for ``dataset``, by default the current one) or a loaded checkpoint.
         """
         if isinstance(new, Checkpoint):
-            served = serve(new.model, new.dataset, new.class_names)
+            thresholds = Thresholds.from_metadata(new.metadata)
+            served = serve(new.model, new.dataset, new.class_names, thresholds)
         else:
-            served = serve(new, dataset or self._served.spec.name, None)
+            served = serve(new, dataset or self._served.spec.name, None, self._served.thresholds)
         self._served = served  # One reference assignment: atomic for every reader.
 
     def predict(self, image: Any) -> dict[str, float]:
@@ -126,7 +152,8 @@ class Predictor:
         if prepared.blank:
             return Prediction({}, None, blank=True, reason=prepared.reason)
         named = class_probabilities(served, prepared.tensor)
-        return Prediction(named, prepared.picture, blank=False)
+        said = verdict(named.values(), served.thresholds, served.spec.name)
+        return Prediction(named, prepared.picture, blank=False, verdict=said)
 
     def predict_tensor(self, tensor: torch.Tensor) -> dict[str, float]:
         """Class name -> probability for a model input already made, shape (1, 1, 28, 28)."""
@@ -163,12 +190,20 @@ def shipped_predictor(dataset: str = "mnist") -> Predictor:
     return predictor
 
 
+def shipped_thresholds(dataset: str) -> Thresholds:
+    """The verdict's thresholds in the shipped weights' sidecar (the defaults if unreadable)."""
+    try:
+        return Thresholds.from_metadata(read_metadata(shipped_weights_path(dataset)))
+    except CheckpointError:
+        return Thresholds()
+
+
 def load_shipped(dataset: str) -> Predictor:
     path = shipped_weights_path(dataset)
     checkpoint = load_checkpoint(path)
     if checkpoint.dataset != dataset:
         raise CheckpointError(f"{path}: holds a {checkpoint.dataset} model, not {dataset}")
-    return Predictor(checkpoint.model, checkpoint.dataset, checkpoint.class_names)
+    return Predictor.from_loaded(checkpoint)
 
 
 def predict(image: Any, dataset: str = "mnist") -> dict[str, float]:
@@ -177,6 +212,12 @@ def predict(image: Any, dataset: str = "mnist") -> dict[str, float]:
     ``image`` is a Sketchpad value dict, a numpy array, a PIL image or an image file path.
     """
     return shipped_predictor(dataset).predict(image)
+
+
+def classify(image: Any, dataset: str = "mnist") -> Prediction:
+    """Like :func:`predict`, with the verdict ("digit", "unsure" or "not a digit") and the
+    28x28 picture the model saw: see :class:`Prediction`."""
+    return shipped_predictor(dataset).predict_full(image)
 
 
 @dataclass(frozen=True)

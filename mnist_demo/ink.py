@@ -62,13 +62,25 @@ def sketchpad_ink(value: dict) -> np.ndarray | None:
 
 
 def layers_ink(layers: list[np.ndarray]) -> np.ndarray | None:
-    """The strongest ink over all layers (a layer without alpha is read as an ordinary image)."""
+    """The strongest ink over all layers.
+
+    A Sketchpad stroke layer holds its ink in the alpha channel. A layer with no transparency at
+    all (no alpha channel, or alpha 255 everywhere, as in a black-on-white PNG a gradio_client
+    user sends as a layer) is read as an ordinary image: its alpha would make it all ink.
+    """
     if not layers:
         return None
-    inks = [layer[..., -1] if layer.shape[2] in (2, 4) else pixels_ink(layer) for layer in layers]
+    inks = [layer_ink(layer) for layer in layers]
     if len({ink.shape for ink in inks}) > 1:
         raise ValueError(f"Sketchpad layers differ in size: {[ink.shape for ink in inks]}")
     return inks[0] if len(inks) == 1 else np.maximum.reduce(inks)
+
+
+def layer_ink(layer: np.ndarray) -> np.ndarray:
+    alpha = layer[..., -1] if layer.shape[2] in (2, 4) else None
+    if alpha is None or alpha.min() == 255:
+        return pixels_ink(layer)
+    return alpha
 
 
 def to_pixels(image: Any) -> np.ndarray:

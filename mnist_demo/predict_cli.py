@@ -38,6 +38,7 @@ def result_dict(result: FileResult) -> dict:
     return {
         "path": str(result.path),
         "top": prediction.top,
+        "verdict": prediction.verdict,
         "probabilities": prediction.probabilities,
         "blank": prediction.blank,
         "reason": prediction.reason,
@@ -45,11 +46,12 @@ def result_dict(result: FileResult) -> dict:
 
 
 def format_result(result: FileResult) -> str:
-    """``digit.png: 7 (99.1%)`` and the probabilities, or ``blank.png: no digit (why)``."""
+    """``digit.png: 7 (99.1%, digit)`` and the probabilities, or ``blank.png: no digit (why)``."""
     prediction = result.prediction
     if prediction is None or prediction.blank:
         reason = prediction.reason if prediction else result.error
         return f"{result.path}: no digit ({reason})"
     top = prediction.top
     probabilities = "  ".join(f"{name}: {p:.4f}" for name, p in prediction.probabilities.items())
-    return f"{result.path}: {top} ({prediction.probabilities[top]:.1%})\n  {probabilities}"
+    confidence = prediction.probabilities[top]
+    return f"{result.path}: {top} ({confidence:.1%}, {prediction.verdict})\n  {probabilities}"

@@ -21,6 +21,7 @@ from mnist_demo.config import dataset_spec
 from mnist_demo.data import Augmentation, augment_batch, batch_indices, load_split
 from mnist_demo.device import check_choice, resolve_device
 from mnist_demo.evaluate import evaluate
+from mnist_demo.exposure import Exposure
 from mnist_demo.model import ModelConfig, SmallCNN
 
 OPTIMIZERS = ("adam", "sgd")
@@ -47,6 +48,9 @@ class TrainConfig:
     subset: int | None = None  # Train on the first N training images only.
     test_subset: int | None = None  # Evaluate on the first N test images only.
     augment: bool = False
+    # Teach it to say "not a digit" and to read coarse scans: see mnist_demo/exposure.py.
+    outlier_exposure: bool = False
+    coarse_scans: bool = False
     seed: int = 0
     threads: int | None = None  # None leaves torch's thread setting alone.
     # bfloat16 autocast for the forward pass (weights and optimiser stay float32). None: on where
@@ -183,6 +187,11 @@ def train(
     """Train ``run.model`` (a fresh SmallCNN if None) and yield progress events."""
     run = run or TrainingRun(config, data_root)
     if resolve_device(config.device).type != "cpu":
+        if config.outlier_exposure or config.coarse_scans:
+            # The device engine has its own step, which does not mix in outliers yet.
+            raise ValueError(
+                "outlier exposure and coarse scans train on the CPU only for now: use --device cpu"
+            )
         from mnist_demo.engine import train_on_device  # It builds on this module.
 
         yield from train_on_device(config, data_root, run)
@@ -206,6 +215,7 @@ def train(
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
     scheduler, per_batch = build_scheduler(optimizer, config, steps_per_epoch)
     augmentation = Augmentation() if config.augment else None
+    exposure = Exposure.for_config(config)
     bf16 = use_bf16(config)
     total_steps = config.epochs * steps_per_epoch
     step = 0
@@ -228,10 +238,15 @@ def train(
                 images, labels = train_split.images[indices], train_split.labels[indices]
                 if augmentation:
                     images = augment_batch(images, spec, generator, augmentation)
+                if exposure:
+                    images, _ = exposure.mix(images, generator)
                 images = images.contiguous(memory_format=torch.channels_last)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     logits = model(images)
-                loss = F.cross_entropy(logits.float(), labels)
+                if exposure:
+                    logits, loss = exposure.split(logits.float(), labels)
+                else:
+                    loss = F.cross_entropy(logits.float(), labels)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

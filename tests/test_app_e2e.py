@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from mnist_demo.templates import template_drawing
 from mnist_demo.ui.trainer import SLOT, Budget
 
 from .helpers import first_index_of, launched, sketch_layer
@@ -107,3 +109,52 @@ def test_stop_button_ends_the_run_and_keeps_the_model_so_far(server_url):
     final = job.result()[0]
     assert "stopped at step" in final and "test accuracy" in final
     wait_until_free()
+
+
+def test_predict_api_reads_an_opaque_black_on_white_layer_as_an_image(server_url, tmp_path):
+    rgb = template_drawing("1", 280, "black_on_white")
+    path = tmp_path / "one.png"
+    Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])).save(path)
+    value = {"background": None, "layers": [handle_file(str(path))], "composite": None}
+    result = Client(server_url, verbose=False).predict(value, api_name="/predict")
+    assert top_label(result) == "1"
+    assert confidences(result)["1"] > 0.9
+
+
+def test_classify_api_gives_the_verdict_for_a_digit_and_a_non_digit(
+    server_url, drawn_seven, tmp_path
+):
+    from mnist_demo.honesty import held_out_non_digits
+    from mnist_demo.inference import shipped_predictor
+    from mnist_demo.verdict import verdict
+
+    client = Client(server_url, verbose=False)
+    seven = client.predict(drawn_seven, api_name="/classify")
+    assert seven["verdict"] == "digit" and seven["top"] == "7"
+    assert abs(sum(seven["probabilities"].values()) - 1) < 1e-6
+    thresholds = shipped_predictor("mnist").thresholds
+    for kind, canvas in list(held_out_non_digits(6)):
+        layer = np.zeros((*canvas.shape, 4), np.uint8)
+        layer[..., 3] = 255 - canvas  # As Sketchpad strokes: the ink in the alpha channel.
+        path = tmp_path / f"{kind}.png"
+        Image.fromarray(layer).save(path)
+        value = {"background": None, "layers": [handle_file(str(path))], "composite": None}
+        answer = client.predict(value, api_name="/classify")
+        # The verdict is the documented function of the probabilities and the sidecar's thresholds.
+        assert answer["verdict"] == verdict(answer["probabilities"].values(), thresholds)
+        hint = client.predict(value, api_name="/predict")[2]
+        shown = {"digit": "confidence: digit", "unsure": "Unsure", "not a digit": "Not a digit"}
+        assert shown[answer["verdict"]] in hint, (kind, answer["verdict"], hint)
+    cleared = {"background": None, "layers": [], "composite": None}
+    assert client.predict(cleared, api_name="/classify")["blank"] is True
+
+
+def test_retrain_can_teach_it_to_say_not_a_digit(server_url, drawn_seven):
+    client = Client(server_url, verbose=False)
+    job = client.submit(*QUICK_RUN, True, api_name="/train")  # The last control: the option.
+    statuses = [output[0] for output in job]
+    assert "test accuracy" in job.outputs()[-1][0], statuses[-3:]
+    client.predict(api_name="/use_model")
+    answer = client.predict(drawn_seven, api_name="/classify")
+    assert answer["verdict"] in ("digit", "unsure", "not a digit")
+    client.predict(api_name="/use_shipped")

@@ -243,3 +243,24 @@ def test_small_shifts_scale_changes_and_thicker_strokes_keep_the_label(predictor
         total += len(variants)
     assert total >= 500
     assert kept / total >= 0.98
+
+
+def opaque_layer(digit: str, seed: int = 0) -> np.ndarray:
+    """A black-on-white RGBA picture with alpha 255 everywhere, as a user's own PNG would be."""
+    rgb = template_drawing(digit, 280, "black_on_white", seed)
+    return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+
+
+@pytest.mark.parametrize("form", ["array", "file"])
+def test_an_opaque_layer_in_a_sketchpad_value_is_read_as_an_ordinary_image(
+    predictor, tmp_path, form
+):
+    for digit in "0123456789":
+        layer = opaque_layer(digit)
+        if form == "file":
+            layer = tmp_path / f"{digit}.png"
+            Image.fromarray(opaque_layer(digit)).save(layer)
+        value = {"background": None, "layers": [layer], "composite": None}
+        as_layer = predictor.predict_full(value)
+        assert as_layer.top == digit
+        assert np.array_equal(as_layer.picture, predictor.predict_full(opaque_layer(digit)).picture)

@@ -24,6 +24,7 @@ def test_a_teachers_link_sets_every_control():
         "subset": "5000",
         "augment": "yes",
         "seed": "7",
+        "not_a_digit": "1",
         "hide": "advanced",
         "tab": "retrain",
     }
@@ -40,6 +41,7 @@ def test_a_teachers_link_sets_every_control():
         "subset": 5000,
         "augment": True,
         "seed": 7,
+        "outlier_exposure": True,
     }
     assert preset.tab == "retrain" and preset.hide == {"advanced"}
 
@@ -84,6 +86,7 @@ def test_the_copy_link_query_reopens_the_same_settings():
         "subset": 20000.0,
         "augment": True,
         "seed": 3,
+        "outlier_exposure": True,
     }
     query = preset_query(values, hide=True)
     assert "epochs=4&" in query and "subset=20000&" in query

@@ -6,11 +6,10 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-import pytest
 
 from mnist_demo.config import shipped_weights_path
 from mnist_demo.inference import shipped_predictor
-from mnist_demo.ui.draw_tab import UNSURE_BELOW, hint_for, spread
+from mnist_demo.ui.draw_tab import hint_for, spread
 from mnist_demo.ui.evaluate_tab import evaluate_model, report_for, show_cell
 from mnist_demo.ui.handwriting import MAX_EXAMPLES, add_example, finetune_session
 from mnist_demo.ui.inside import inside_views, layers_frame, preprocessing_views
@@ -144,19 +143,19 @@ def test_evaluation_matches_the_test_set_and_picks_cells():
     assert not np.array_equal(cell_figure, figure)  # The picked cell is highlighted.
 
 
-@pytest.mark.parametrize(
-    ("probabilities", "unsure"),
-    [
-        ({"7": 0.97, "1": 0.03}, False),
-        ({"7": 0.55, "1": 0.45}, True),  # Low top probability.
-        ({"7": 0.7, "1": 0.1, "2": 0.1, "9": 0.1}, True),  # Top is fine, but spread out.
-    ],
-)
-def test_the_draw_tab_says_when_the_model_is_unsure(probabilities, unsure):
-    full = {str(digit): 0.0 for digit in range(10)} | probabilities
-    hint = hint_for(full, Session())
-    assert ("Unsure" in hint) is unsure
-    assert 0 <= spread(full) <= 1 and UNSURE_BELOW < 1
+def test_the_draw_tab_hint_gives_the_verdict_of_the_models_own_thresholds():
+    session = Session()
+    thresholds = session.predictor().thresholds
+    cases = [(min(1.0, thresholds.sure + 0.005), "confidence: digit")]
+    if thresholds.sure - thresholds.unsure > 0.01:
+        cases.append(((thresholds.sure + thresholds.unsure) / 2, "Unsure"))
+    if thresholds.unsure > 0.11:
+        cases.append((thresholds.unsure - 0.005, "Not a digit"))
+    for top, words in cases:
+        full = {"7": top} | {str(digit): (1 - top) / 9 for digit in range(10) if digit != 7}
+        hint = hint_for(full, session)
+        assert words in hint, (top, hint)
+        assert 0 <= spread(full) <= 1
 
 
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZabdefhkmnrtwxy"

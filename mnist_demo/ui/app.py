@@ -29,6 +29,7 @@ from mnist_demo.ui.presets import CONTROLS, parse_preset
 from mnist_demo.ui.retrain_tab import DATASET_CHOICES, build_retrain_tab
 from mnist_demo.ui.session import Session
 from mnist_demo.ui.trainer import Budget, env_number
+from mnist_demo.ui.verdict_api import add_classify_api
 
 QUEUE_SIZE_ENV = "MNIST_DEMO_QUEUE_SIZE"
 PREDICT_CONCURRENCY_ENV = "MNIST_DEMO_PREDICT_CONCURRENCY"
@@ -103,6 +104,7 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
                 retrain = build_retrain_tab(session, budget, line)
         draw_outputs = draw.outputs
         wire_draw_tab(draw, session, predict_concurrency, panels_follower(panels))
+        add_classify_api(draw.sketch, session, predict_concurrency)
         wire_panels(panels, session)
         model_events = [None] * 4  # Each changes the session's model (see below).
         model_events[0] = dataset.change(

@@ -19,21 +19,26 @@ from mnist_demo.page_model import PageExportError, page_model
 from mnist_demo.ui.canvas import Pad, build_pad, drawing_from_ink
 from mnist_demo.ui.inline import image_html
 from mnist_demo.ui.session import Session
+from mnist_demo.verdict import verdict, words
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 SKETCHPAD_ID = "sketchpad"
-# The tab says the model is unsure, instead of announcing a class, when the top probability is
-# below UNSURE_BELOW or the distribution's entropy is above UNSURE_ENTROPY (as a fraction of the
-# most it can be, log 10: a tie between two classes alone is 0.3).
-UNSURE_BELOW = 0.6
-UNSURE_ENTROPY = 0.35
-SOFTMAX_NOTE = """The last layer's softmax turns any ten scores into ten
-probabilities that sum to 1: there is no "none of these" answer. Draw a letter, a smiley or a
-scribble and it still names a digit, often with high confidence: given 38 printed letters, the
-shipped model named a digit at 90% or more for 29 of them, and for 166 of 300 random scribbles.
-A high probability means "more like this digit than like the other nine", not "certainly a
-digit". The unsure message appears when the top probability is low or the probabilities are
-spread out (high entropy); it cannot catch a confident mistake."""
+SOFTMAX_NOTE = """The last layer's softmax turns any ten scores into ten probabilities that sum
+to 1: there is no "none of these" output. So a model names a digit even for a letter, a smiley or
+a scribble, often with high confidence: given 38 printed letters, the shipped model named a digit
+at 90% or more for 29 of them, and for 166 of 300 random scribbles.
+
+The **verdict** reads the top probability against two thresholds stored with the weights: at or
+above "sure" it says **digit**, below "unsure" **not a digit**, and **unsure** in between. The
+thresholds were chosen on validation drawings and made-up non-digits, never on the test set.
+
+What it cannot promise: the shipped model was trained on digits only, so a confident wrong
+answer still says "digit" (it calls about 1 in 5 held-out non-digits "not a digit"). On the
+Retrain tab, *Teach it to say "not a digit"* also shows the model printed letters, scribbles,
+spirals, stars and shapes and teaches it to spread its probabilities over all ten digits for them
+(*outlier exposure*): train once with it and once without, and draw the same letters. Even then,
+a letter that looks like a digit (O, I, S, Z, b, g, q) is read as that digit, and a new kind of
+drawing can still fool it."""
 # The 28x28 input is shown enlarged with hard pixel edges (CSS keeps them from blurring).
 PICTURE_SCALE = 8
 
@@ -51,18 +56,26 @@ def spread(probabilities: dict[str, float]) -> float:
 
 
 def hint_for(probabilities: dict[str, float], session: Session) -> str:
+    """The line above the probabilities: the verdict (see mnist_demo.verdict) and its best guess."""
     model = session.model_description
     if not probabilities:
         thing = "a digit" if session.dataset == "mnist" else "a clothing item"
         return f"✏️ Draw {thing} in the box: the prediction appears as you draw ({model})."
     top, confidence = max(probabilities.items(), key=lambda item: item[1])
-    entropy = spread(probabilities)
-    if confidence < UNSURE_BELOW or entropy > UNSURE_ENTROPY:
+    predictor = session.predictor()
+    positive, unsure, negative = words(predictor.spec.name)
+    said = verdict(probabilities.values(), predictor.thresholds, predictor.spec.name)
+    if said == negative:
+        return (
+            f"🚫 **{negative.capitalize()}**, it says: no class stands out (best guess {top} at "
+            f"{confidence:.0%}, spread {spread(probabilities):.0%}) ({model})."
+        )
+    if said == unsure:
         return (
             f"🤔 **Unsure.** Best guess **{top}** at only {confidence:.0%} "
-            f"(spread {entropy:.0%}). Try a bigger, clearer drawing ({model})."
+            f"(spread {spread(probabilities):.0%}). Try a bigger, clearer drawing ({model})."
         )
-    return f"**{top}** with {confidence:.0%} confidence ({model})."
+    return f"**{top}** with {confidence:.0%} confidence: {positive} ({model})."
 
 
 def classify(image, session: Session):
@@ -101,10 +114,12 @@ def page_model_json(session: Session) -> str:
     """The session's model as the page runs it, with what the page needs to word its hint;
     "" when the model has a layer the page cannot run (the page then predicts on the server)."""
     predictor = session.predictor()
+    # The verdict's thresholds and words (mnist_demo.verdict): the page words its hint as
+    # hint_for does.
     extras = {
         "description": session.model_description,
-        "unsure_below": UNSURE_BELOW,
-        "unsure_entropy": UNSURE_ENTROPY,
+        **predictor.thresholds.to_dict(),
+        "words": words(predictor.spec.name),
     }
     try:
         payload = page_model(predictor.model, predictor.spec, predictor.class_names, extras)
@@ -191,7 +206,7 @@ def build_draw_tab() -> DrawTab:
                 container=True,
                 elem_id="model-input",
             )
-    with gr.Accordion("Why does it name a digit even for a scribble?", open=False):
+    with gr.Accordion('What do "digit", "unsure" and "not a digit" mean?', open=False):
         gr.Markdown(SOFTMAX_NOTE)
     return DrawTab(pad, [pad_column, sketchpad_column], sketch, upload, [label, picture, hint])
 

@@ -29,6 +29,7 @@ CONTROLS = (
     "subset",
     "augment",
     "seed",
+    "outlier_exposure",
 )
 URL_NAMES = {
     "dataset": "dataset",
@@ -41,6 +42,7 @@ URL_NAMES = {
     "subset": "subset",
     "augment": "augment",
     "seed": "seed",
+    "outlier_exposure": "not_a_digit",
 }
 # Named starting points for a class, by link (``?preset=quick``) or by button. A link's own
 # settings override its preset's. Costs measured on the 2-core CI machine with the one thread
@@ -129,6 +131,7 @@ def parsers(budget: Budget) -> dict[str, Callable[[str], Any]]:
         "subset": whole_number(1000, 60000),
         "augment": flag,
         "seed": whole_number(0, 2**31 - 1),
+        "outlier_exposure": flag,
     }
 
 

@@ -74,6 +74,7 @@ async def start_training(
     subset,
     augment,
     seed,
+    outlier_exposure,
     session: Session,
     budget: Budget,
     line: TrainerLine,
@@ -97,6 +98,7 @@ async def start_training(
             subset=int(subset) if subset else None,
             augment=strict_bool(augment, "augment"),
             seed=int(seed or 0),
+            outlier_exposure=strict_bool(outlier_exposure, "outlier_exposure"),
         )
     except (TypeError, ValueError) as error:
         yield f"⚠️ {error}", loss, accuracy, None, None
@@ -209,6 +211,10 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
                     label="Augment (rotate, scale, shift, stroke width)"
                 )
                 controls["seed"] = gr.Number(0, precision=0, label="Seed (same seed, same run)")
+            controls["outlier_exposure"] = gr.Checkbox(
+                label='Teach it to say "not a digit" (also train on letters and scribbles)',
+                info="Train once with and once without, then draw the same letters to compare.",
+            )
             controls = {name: controls[name] for name in CONTROLS}
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="start")
@@ -256,6 +262,7 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
         subset,
         augment,
         seed,
+        outlier_exposure,
         state: Session,
         request: gr.Request,
         progress=gr.Progress(),  # noqa: B008 (Gradio's own idiom)

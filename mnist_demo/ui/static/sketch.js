@@ -80,11 +80,18 @@ function hintFor(probabilities, payload) {
   const spread = -probabilities.filter((p) => p > 0).reduce((s, p) => s + p * Math.log(p), 0)
     / Math.log(probabilities.length);
   const confidence = probabilities[top];
-  if (confidence < extras.unsure_below || spread > extras.unsure_entropy) {
+  // mnist_demo.verdict: at or above "sure" a digit, below "unsure" not one, unsure between.
+  const [positive, , negative] = extras.words;
+  if (confidence < extras.unsure) {
+    const said = negative.charAt(0).toUpperCase() + negative.slice(1).toLowerCase();
+    return `🚫 **${said}**, it says: no class stands out (best guess ${names[top]} at ` +
+      `${percent(confidence)}, spread ${percent(spread)}) (${model}).`;
+  }
+  if (confidence < extras.sure) {
     return `🤔 **Unsure.** Best guess **${names[top]}** at only ${percent(confidence)} ` +
       `(spread ${percent(spread)}). Try a bigger, clearer drawing (${model}).`;
   }
-  return `**${names[top]}** with ${percent(confidence)} confidence (${model}).`;
+  return `**${names[top]}** with ${percent(confidence)} confidence: ${positive} (${model}).`;
 }
 
 function pictureHtml(picture) {

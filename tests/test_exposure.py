@@ -1,0 +1,70 @@
+"""Outlier exposure and coarse scans: the synthetic non-digits and what training adds per batch."""
+
+import numpy as np
+import pytest
+import torch
+
+from mnist_demo.config import MNIST
+from mnist_demo.data import Augmentation
+from mnist_demo.exposure import OUTLIER_RATIO, OUTLIER_WEIGHT, Exposure, coarse_scans
+from mnist_demo.outliers import KINDS, fonts_for, non_digit, non_digits
+from mnist_demo.train import TrainConfig, TrainingRun
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_of_non_digit_draws_ink_inside_the_canvas(kind):
+    for seed in range(5):
+        mask = non_digit(kind, np.random.default_rng(seed), fonts_for("evaluation"), 112)
+        assert mask.dtype == np.uint8 and mask.max() == 255
+        assert 0.01 < (mask > 0).mean() < 0.6, (kind, seed)
+
+
+def test_non_digits_are_model_inputs_and_a_seed_repeats_them():
+    first, again = non_digits(12, 5, "evaluation"), non_digits(12, 5, "evaluation")
+    assert first.shape == (12, 1, 28, 28) and torch.equal(first, again)
+    assert not torch.equal(first, non_digits(12, 6, "evaluation"))
+    background = (0 - MNIST.mean) / MNIST.std
+    assert torch.allclose(first[:, :, 0, :], torch.tensor(background))  # MNIST's empty border.
+
+
+def test_evaluation_fonts_are_pillows_own_so_they_are_never_trained_on():
+    assert fonts_for("evaluation") == [None]
+    trained_on = fonts_for("train")
+    assert trained_on == [None] or not set(trained_on) & set(fonts_for("validation"))
+
+
+def test_a_batch_gets_outliers_appended_and_their_loss_pulls_toward_uniform(mnist_test):
+    exposure = Exposure(MNIST, non_digits(40, 1, "evaluation"), False, Augmentation())
+    images, labels = mnist_test.images[:64], mnist_test.labels[:64]
+    mixed, n = exposure.mix(images, torch.Generator().manual_seed(0))
+    total = 64 + round(64 * OUTLIER_RATIO)
+    assert n == 64 and mixed.shape == (total, 1, 28, 28) and torch.equal(mixed[:64], images)
+    uniform = torch.zeros(total, 10)
+    uniform[torch.arange(64), labels] = 20.0  # Sure of every digit, uniform on every outlier.
+    own, loss = exposure.split(uniform, labels)
+    assert own.shape == (64, 10) and loss.item() == pytest.approx(
+        OUTLIER_WEIGHT * np.log(10), abs=1e-6
+    )
+    peaked = uniform.clone()
+    peaked[64:, 3] = 20.0  # Sure of a digit on the outliers: a much larger loss.
+    assert exposure.split(peaked, labels)[1] > loss + 2
+
+
+def test_coarse_scans_are_blocky_versions_of_the_same_digits(mnist_test):
+    images = mnist_test.images[:32]
+    scanned = coarse_scans(images, MNIST, torch.Generator().manual_seed(0))
+    assert scanned.shape == images.shape and not torch.equal(scanned, images)
+    ink, original = scanned > 0, images > 0
+    overlap = (ink & original).flatten(1).sum(1) / original.flatten(1).sum(1)
+    assert overlap.median() > 0.6  # Still the same digit in the same place.
+
+
+@pytest.mark.slow
+def test_training_with_outlier_exposure_and_coarse_scans_runs_and_learns_digits():
+    config = TrainConfig(
+        epochs=1, subset=2048, test_subset=1000, outlier_exposure=True, coarse_scans=True, threads=1
+    )
+    run = TrainingRun(config)
+    events = list(run)
+    assert run.completed and np.isfinite(events[-1].train_loss)
+    assert events[-1].test_accuracy > 0.6
