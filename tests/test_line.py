@@ -181,3 +181,31 @@ def test_fine_tuning_waits_in_the_same_line_as_retrain_runs(mnist_test):
     assert "number 2 in line" in steps[0]
     assert isinstance(steps[-1], Outcome) and steps[-1].changed_model, steps[-1]
     assert learner.trained is not None and len(line) == 0
+
+
+def test_a_visitor_leaving_mid_step_frees_the_trainer_once_the_step_returns():
+    slot, released = TrainerSlot(), threading.Event()
+
+    def run():
+        with slot.hold():
+            try:
+                while True:
+                    time.sleep(0.3)  # A training step, running in its thread when cancelled.
+                    yield "step"
+            finally:
+                released.set()
+
+    async def leave_mid_step():
+        async def read():
+            async for _ in iterate_in_thread(run()):
+                pass
+
+        task = asyncio.create_task(read())
+        await asyncio.sleep(0.45)  # Inside the second step.
+        task.cancel()  # What Gradio does when the visitor closes the page.
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.5)  # The step returns; then the run is closed.
+
+    asyncio.run(leave_mid_step())
+    assert released.is_set() and not slot.busy

@@ -85,7 +85,10 @@ def test_the_payload_is_under_a_megabyte_and_carries_what_the_page_needs():
     payload = json.loads(text)
     assert payload["class_names"] == list(predictor.class_names)
     assert payload["preprocess"]["mean"] == MNIST.mean and payload["preprocess"]["fit_box"] == 20
-    assert {"description", "unsure_below", "unsure_entropy"} <= set(payload["extras"])
+    # The verdict's thresholds and words, so that the page words its hint as the server does.
+    extras = payload["extras"]
+    assert {"sure": extras["sure"], "unsure": extras["unsure"]} == predictor.thresholds.to_dict()
+    assert extras["words"] == ["digit", "unsure", "not a digit"] and extras["description"]
     again = page_model(predictor.model, predictor.spec, predictor.class_names)
     assert again["id"] == payload["id"]
     fashion = json.loads(page_model_json(Session(dataset="fashion")))

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
-
-import anyio
 
 from mnist_demo.ui.trainer import SLOT, TrainerSlot
 
@@ -28,6 +27,7 @@ DEFAULT_IMAGES_PER_SECOND = 8000.0
 # A run's estimate never reads below this while it is still running: it may be finishing.
 LEAST_REMAINING = 2.0
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class LineFull(RuntimeError):
@@ -210,16 +210,31 @@ async def wait_in_line(line: TrainerLine, ticket: Ticket) -> AsyncIterator[Place
 async def iterate_in_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
     """Each step of a blocking iterator in a worker thread; closing this closes the iterator.
 
-    anyio waits for a step that is running when the caller is cancelled, so the iterator is
-    never closed while it is executing, and its ``finally`` (freeing the trainer) always runs.
+    A visitor who leaves cancels the awaiting task while a step may still be running in its
+    thread, and a generator cannot be closed while it executes: the step's future is shielded,
+    and the iterator is closed (its ``finally`` freeing the trainer) as soon as that step returns.
     """
+    loop = asyncio.get_running_loop()
+    step: asyncio.Future | None = None
     try:
         while True:
-            item = await anyio.to_thread.run_sync(next, iterator, _DONE)
+            step = loop.run_in_executor(None, next, iterator, _DONE)
+            item = await asyncio.shield(step)
             if item is _DONE:
                 return
             yield item
     finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
+        if step is not None and not step.done():
+            step.add_done_callback(lambda _: close_quietly(iterator))
+        else:
+            close_quietly(iterator)
+
+
+def close_quietly(iterator: Iterator) -> None:
+    close = getattr(iterator, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception:  # noqa: BLE001 (a failing cleanup must not hide the visitor's answer)
+        logger.exception("closing a training run failed")

@@ -112,17 +112,24 @@ async def start_training(
                 yield waiting_status(place), loss, accuracy, None, None
             session.ticket = None
             line.started(ticket)
-            async for update in iterate_in_thread(train_for_visitor(config, session, budget)):
-                ticket.progress = update.progress
-                progress(update.progress, desc="Training")
-                files = session.export_trained() if update.finished and session.trained else None
-                yield (
-                    update.status,
-                    frame(update.charts.loss),
-                    frame(update.charts.accuracy),
-                    update.watch,
-                    files,
-                )
+            try:
+                async for update in iterate_in_thread(train_for_visitor(config, session, budget)):
+                    ticket.progress = update.progress
+                    progress(update.progress, desc="Training")
+                    files = (
+                        session.export_trained() if update.finished and session.trained else None
+                    )
+                    yield (
+                        update.status,
+                        frame(update.charts.loss),
+                        frame(update.charts.accuracy),
+                        update.watch,
+                        files,
+                    )
+            finally:
+                # A visitor who left mid-run: the step running in its thread ends at its next
+                # batch, so the trainer is free for the next in line within a second.
+                session.stop_training()
             line.finished(ticket, round(images * ticket.progress))
     except (LineFull, AlreadyInLine, LeftLine) as error:
         yield f"⏳ {error}", loss, accuracy, None, None
