@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_demo.config import MNIST
+from mnist_demo.ui.bench_browser import CHROMIUM_ARGS
 
 
 def digit_pixels(split, index: int) -> np.ndarray:
@@ -58,16 +59,6 @@ def launched(budget=None) -> Iterator:
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # This machine has no internet: without these Chromium keeps dialling out.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STATIC_DIR = Path(__file__).resolve().parent.parent / "mnist_demo" / "ui" / "static"
 
 

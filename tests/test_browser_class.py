@@ -3,14 +3,11 @@ test curves in the charts' legend, and three visitors' Start presses served in t
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from mnist_demo.ui.trainer import Budget
 
-from .helpers import launched
-from .test_browser import CHROMIUM, CHROMIUM_ARGS
+from .helpers import chromium, launched
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -26,13 +23,8 @@ def app_url():
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def visitor(browser, url: str):

@@ -20,6 +20,7 @@ CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
+    # Offline (as here, or a class's network): without these Chromium keeps dialling out.
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
