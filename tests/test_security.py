@@ -125,9 +125,9 @@ def forged_png(width: int, height: int) -> bytes:
 
 
 def sketchpad_id(http, url: str) -> int:
-    """The canvas's component id, from the server's own page config."""
+    """The old Sketchpad's component id (still on the page for ?canvas=sketchpad), from /config."""
     components = http.get(f"{url}/config").json()["components"]
-    return next(c["id"] for c in components if c.get("props", {}).get("elem_id") == "sketch")
+    return next(c["id"] for c in components if c.get("props", {}).get("elem_id") == "sketchpad")
 
 
 def send_blob(http, url, sketch_id, index, blob_id="piece", kind="layer", content=None):
@@ -213,7 +213,8 @@ def test_big_drawings_are_refused_by_header_and_never_kept_decoded(separate, mni
 
 
 # 3. The trainer belongs to someone listening.
-TRAIN_ARGS = ["mnist", 3, 0.001, 128, "adam", False, "none", 60000, False, 0]
+# The Retrain controls in order (the last: teach it to say "not a digit").
+TRAIN_ARGS = ["mnist", 3, 0.001, 128, "adam", False, "none", 60000, False, 0, False]
 
 
 def trainer_freed_after(start: float, slot) -> float:
