@@ -98,7 +98,7 @@ def test_the_copy_link_query_reopens_the_same_settings():
 
 def test_a_named_preset_sets_its_settings_and_the_links_own_values_win():
     preset = parse_preset({"preset": "quick", "lr": "0.01"}, BUDGET)
-    assert preset.values["subset"] == 30000 and preset.values["schedule"] == "onecycle"
+    assert preset.values["subset"] == 15000 and preset.values["schedule"] == "onecycle"
     assert preset.values["learning_rate"] == 0.01 and not preset.problems
     assert parse_preset({"preset": "lesson"}, Budget(max_epochs=2)).values["epochs"] == 2
     unknown = parse_preset({"preset": "fastest"}, BUDGET)

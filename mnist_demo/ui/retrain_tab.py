@@ -30,7 +30,7 @@ from mnist_demo.ui.trainer import Budget, TrainerBusy
 logger = logging.getLogger(__name__)
 LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
 BATCH_SIZES = [32, 64, 128, 256, 512]
-PRESET_LABELS = {"quick": "⚡ Quick (about 5 s)", "lesson": "📘 The lesson (5 epochs)"}
+PRESET_LABELS = {"quick": "⚡ Quick (about 7 s)", "lesson": "📘 The lesson (5 epochs)"}
 DATASET_CHOICES = [(spec.title, spec.name) for spec in DATASETS.values()]
 
 
