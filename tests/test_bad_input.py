@@ -98,10 +98,11 @@ NASTY = {
     # Sizes.
     "1x1-white": (lambda: np.full((1, 1), 255, np.uint8), "blank", "nothing drawn"),
     "1x1-ink-pil": (lambda: Image.new("L", (1, 1), 0), "blank", "nothing drawn"),
+    # A layer opaque everywhere is read as an ordinary image (issue 11): one black pixel.
     "1x1-layer-with-ink": (
         lambda: {"background": None, "layers": [layer_of(np.full((1, 1), 255, np.uint8))]},
         "blank",
-        "too small",
+        "nothing drawn",
     ),
     "1xN-strip": (lambda: np.zeros((1, 5000), np.uint8), "blank", "nothing drawn"),
     "10000x10000-array": (
@@ -145,10 +146,11 @@ NASTY = {
     # Colours and conventions nobody meant.
     "all-black-rgb": (lambda: np.zeros((280, 280, 3), np.uint8), "blank", "nothing drawn"),
     "all-true-bool": (lambda: np.ones((280, 280), bool), "blank", "nothing drawn"),
+    # Opaque everywhere, so an ordinary all-black image (issue 11), not a canvas full of ink.
     "fully-inked-layer": (
         lambda: {"layers": [layer_of(np.full((280, 280), 255, np.uint8))]},
-        "prediction",
-        None,
+        "blank",
+        "nothing drawn",
     ),
     "transparent-rgba-nothing": (
         lambda: np.zeros((280, 280, 4), np.uint8),

@@ -52,8 +52,8 @@ CSS = """
 
 INTRO = """# Draw a digit · watch a CNN learn
 Draw on the canvas: the lesson's small convolutional network (206,922 parameters) classifies
-your drawing after every stroke. Open the panels under the canvas to look inside it, **Evaluate**
-it on the test set, or **Retrain** it from scratch and watch it learn."""
+your drawing as you draw, right in your browser. Open the panels under the canvas to look inside
+it, **Evaluate** it on the test set, or **Retrain** it from scratch and watch it learn."""
 
 
 def close_session(session: Session) -> None:

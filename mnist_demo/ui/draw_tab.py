@@ -198,7 +198,8 @@ def build_draw_tab() -> DrawTab:
                     label="Examples (held-out MNIST test digits)",
                 )
         with gr.Column(scale=2):
-            hint = gr.Markdown(elem_id="hint")
+            # Says what to do before the first stroke (the shipped MNIST model is the default).
+            hint = gr.Markdown(hint_for({}, Session()), elem_id="hint")
             label = gr.Label(num_top_classes=10, show_label=False, elem_id="prediction")
             picture = gr.HTML(
                 label="What the model sees (28×28)",
