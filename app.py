@@ -7,6 +7,12 @@ from mnist_demo.checkpoint import CheckpointError
 from mnist_demo.inference import shipped_predictor
 from mnist_demo.ui import build_demo, launch_options
 
+try:
+    # The page's first payload is the shipped model, so building the app reads the weights: a
+    # broken file stops here, named, rather than serving an error to every visitor.
+    shipped_predictor("mnist")
+except CheckpointError as error:
+    sys.exit(f"app.py: cannot start: {error}")
 demo = build_demo()
 
 if __name__ == "__main__":
@@ -15,10 +21,6 @@ if __name__ == "__main__":
         "--share", action="store_true", help="also serve on a public gradio.live link"
     )
     args = parser.parse_args()
-    try:
-        shipped_predictor("mnist")  # A broken weights file stops here, named, not per visitor.
-    except CheckpointError as error:
-        sys.exit(f"app.py: cannot start: {error}")
     # Quiet: Gradio's banner would tell the user to edit launch() for a public link.
     demo.launch(share=args.share, quiet=True, prevent_thread_lock=True, **launch_options())
     public = f" and {demo.share_url}" if demo.share_url else " (--share adds a public link)"

@@ -307,7 +307,7 @@ def test_the_retrain_tab_reports_divergence_in_its_status(session_with_model):
 
     async def run_tab():
         updates = start_training(
-            "mnist", 1, 1e6, 64, "sgd", False, "none", 512, False, 0,
+            "mnist", 1, 1e6, 64, "sgd", False, "none", 512, False, 0, False,
             session, budget=Budget(threads=1), line=TrainerLine(slot=SLOT),
             progress=lambda *args, **kwargs: None,
         )  # fmt: skip
