@@ -77,11 +77,11 @@ class TrainerLine:
     slot: TrainerSlot = SLOT
     images_per_second: float = DEFAULT_IMAGES_PER_SECOND
     _tickets: list[Ticket] = field(default_factory=list)
-    _changed: threading.Condition = field(default_factory=threading.Condition)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _numbers: Iterator[int] = field(default_factory=itertools.count)
 
     def __len__(self) -> int:
-        with self._changed:
+        with self._lock:
             return len(self._tickets)
 
     @contextmanager
@@ -94,7 +94,7 @@ class TrainerLine:
             self.leave(ticket)
 
     def join(self, owner: object, estimate: float) -> Ticket:
-        with self._changed:
+        with self._lock:
             for ticket in self._tickets:
                 if ticket.owner is owner:
                     raise AlreadyInLine(
@@ -109,33 +109,22 @@ class TrainerLine:
                 )
             ticket = Ticket(owner, estimate, next(self._numbers))
             self._tickets.append(ticket)
-            self._changed.notify_all()
             return ticket
 
     def leave(self, ticket: Ticket) -> None:
-        with self._changed:
+        with self._lock:
             if ticket in self._tickets:
                 self._tickets.remove(ticket)
-            self._changed.notify_all()
 
     def turn_has_come(self, ticket: Ticket) -> bool:
         """True once ``ticket`` is first in line and the trainer is free (the caller takes it)."""
-        with self._changed:
+        with self._lock:
             return bool(self._tickets) and self._tickets[0] is ticket and not self.slot.busy
 
     def where(self, ticket: Ticket) -> Place:
-        with self._changed:
+        with self._lock:
             position = self._position(ticket)
             return Place(position, self._wait_before(position - 1))
-
-    def wait_for_change(self, timeout: float) -> None:
-        """Block up to ``timeout`` seconds or until someone joins, leaves or finishes."""
-        with self._changed:
-            self._changed.wait(timeout)
-
-    def notify(self) -> None:
-        with self._changed:
-            self._changed.notify_all()
 
     def started(self, ticket: Ticket) -> None:
         ticket.started = time.monotonic()
