@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from mnist_demo.model import SmallCNN
+from mnist_demo.pictures import INPUT_SCALE, enlarge
 
 # Readable layer names ("conv1", "fc2") by layer type; the index counts layers of that type.
 SHORT_NAMES = {"Conv2d": "conv", "BatchNorm2d": "bn", "MaxPool2d": "pool", "Linear": "fc"}
@@ -164,11 +165,6 @@ def normalise_each(maps: np.ndarray, signed: bool) -> np.ndarray:
     return np.divide(maps - low, spread, out=np.zeros_like(maps), where=spread > 0)
 
 
-def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
-    """Nearest-neighbour upscaling: each pixel becomes a scale x scale square."""
-    return image.repeat(scale, axis=0).repeat(scale, axis=1)
-
-
 def tile(
     maps: np.ndarray, columns: int = 8, scale: int = 4, signed: bool = False, gap: int = 1
 ) -> np.ndarray:
@@ -276,7 +272,7 @@ def spread_over_squares(values: np.ndarray, patch: int) -> np.ndarray:
     return total / np.outer(cover_rows, cover_columns)
 
 
-def overlay(picture: np.ndarray, heat: np.ndarray, scale: int = 8) -> np.ndarray:
+def overlay(picture: np.ndarray, heat: np.ndarray, scale: int = INPUT_SCALE) -> np.ndarray:
     """A heat map in [0, 1] over the dimmed grey picture: RGB uint8, ``scale`` times larger."""
     picture, heat = np.asarray(picture), np.asarray(heat, dtype=np.float64)
     if picture.ndim != 2 or picture.shape != heat.shape:

@@ -54,6 +54,12 @@ def normalize(pixels: torch.Tensor, spec: DatasetSpec) -> torch.Tensor:
     return (pixels - spec.mean) / spec.std
 
 
+def denormalize(values: torch.Tensor, spec: DatasetSpec) -> torch.Tensor:
+    """The inverse of :func:`normalize`: model-scale values -> pixels in [0, 1] (clamped, since
+    float rounding can step just outside)."""
+    return (values * spec.std + spec.mean).clamp(0, 1)
+
+
 def missing_message(spec: DatasetSpec, root: Path, error: Exception | None) -> str:
     folder = root / spec.torchvision_class / "raw"
     files = ", ".join(RAW_FILES)

@@ -8,19 +8,23 @@ random width, size, slant and position on a 280-800 px canvas, then dressed in o
 
 The redraw is not perfect: a thick MNIST digit whose loop is filled in thins to a line (a blob
 "9" becomes a hook), so an accuracy measured here slightly understates the model on real drawings.
+
+The package itself uses these drawings, so they live here rather than in the tests: calibrate.py
+chooses the verdict's thresholds on drawings of held-out training digits, honesty.py measures the
+shipped model on drawings of test digits, and templates.py and outliers.py draw their strokes with
+:func:`render` and :func:`dress`. (Scoring a set of drawings is test-only: it is in the tests.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_demo.config import MNIST
-from mnist_demo.data import load_split
+from mnist_demo.data import denormalize, load_split
 
 CONVENTIONS = (
     "black_on_white",  # RGB, a pen on paper or the Sketchpad's composite.
@@ -154,7 +158,7 @@ def dress(mask: np.ndarray, convention: str, rng: np.random.Generator) -> Any:
     if convention == "transparent":
         return np.dstack([paint((0, 0, 0), colour), mask])
     if convention == "sketchpad":
-        # What gr.Sketchpad hands over after a stroke (see GRADIO6_NOTES.md).
+        # What gr.Sketchpad hands over after a stroke (see docs/gradio.md).
         layer = np.zeros((*size, 4), dtype=np.uint8)
         layer[..., 3] = mask
         return {
@@ -186,49 +190,6 @@ def iter_drawings(count: int = 1250, seed: int = 0) -> Iterator[Drawing]:
     stride = len(split) // count
     for position in range(count):
         index = position * stride
-        pixels = (split.images[index, 0] * MNIST.std + MNIST.mean).clamp(0, 1).numpy()
+        pixels = denormalize(split.images[index, 0], split.spec).numpy()
         convention = CONVENTIONS[position % len(CONVENTIONS)]
         yield make_drawing(pixels, int(split.labels[index]), index, convention, seed)
-
-
-def naive_picture(ink: np.ndarray) -> np.ndarray:
-    """What the common demos feed the model: the whole ink map shrunk to 28x28 (for comparison)."""
-    return np.array(Image.fromarray(ink).resize((28, 28), Image.Resampling.BICUBIC))
-
-
-@dataclass
-class DrawingScore:
-    """How many drawings a classifier got right, overall and per colour convention."""
-
-    correct: int = 0
-    total: int = 0
-    per_convention: dict[str, list[int]] = field(default_factory=dict)  # name -> [correct, total]
-    failures: list[tuple[int, str, str | None]] = field(default_factory=list)  # index, conv, guess
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / max(self.total, 1)
-
-    def convention_accuracy(self) -> dict[str, float]:
-        return {name: right / total for name, (right, total) in self.per_convention.items()}
-
-    def add(self, drawing: Drawing, guess: str | None) -> None:
-        right = guess == str(drawing.label)
-        tally = self.per_convention.setdefault(drawing.convention, [0, 0])
-        tally[0] += right
-        tally[1] += 1
-        self.correct += right
-        self.total += 1
-        if not right:
-            self.failures.append((drawing.source_index, drawing.convention, guess))
-
-
-def score_drawings(
-    classifiers: dict[str, Callable[[Any], str | None]], drawings: Iterable[Drawing]
-) -> dict[str, DrawingScore]:
-    """Score each classifier (drawing -> class name, or None for "no digit") in one pass."""
-    scores = {name: DrawingScore() for name in classifiers}
-    for drawing in drawings:
-        for name, classify in classifiers.items():
-            scores[name].add(drawing, classify(drawing.image))
-    return scores

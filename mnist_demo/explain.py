@@ -27,17 +27,17 @@ from mnist_demo.analysis import (
     saliency,
     tile,
 )
-from mnist_demo.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from mnist_demo.config import MNIST, DatasetSpec, dataset_spec, shipped_weights_path
+from mnist_demo.checkpoint import Checkpoint, load_checkpoint
+from mnist_demo.config import MNIST, DatasetSpec, dataset_spec
 from mnist_demo.device import resolve_device
-from mnist_demo.inference import Predictor
+from mnist_demo.inference import Predictor, load_shipped_checkpoint
+from mnist_demo.pictures import INPUT_SCALE, enlarge, new_figure, save_figure
 from mnist_demo.preprocess import preprocess
 
 # Grids are written slide-sized: at least this wide, maps SLIDE_GAP pixels apart.
 SLIDE_WIDTH = 1200
 SLIDE_GAP = 12
 GRID_COLUMNS = 8
-INPUT_SCALE = 8
 
 
 def slide_grid(maps: np.ndarray, signed: bool = False) -> np.ndarray:
@@ -83,13 +83,13 @@ def explain_to_files(
     probabilities = class_probabilities(model, prepared.tensor)
     chosen = int(probabilities.argmax()) if target is None else target
     pictures = {
-        "input.png": np.kron(prepared.picture, np.ones((INPUT_SCALE, INPUT_SCALE), np.uint8)),
+        "input.png": enlarge(prepared.picture, INPUT_SCALE),
         "filters.png": slide_grid(first_layer_filters(model), signed=True),
     }
     for name, maps in feature_maps(model, prepared.tensor).items():
         pictures[f"{name}.png"] = slide_grid(maps)
     heat = saliency(model, prepared.tensor, chosen)
-    pictures["saliency.png"] = overlay(prepared.picture, heat)
+    pictures["saliency.png"] = overlay(prepared.picture, heat, INPUT_SCALE)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, picture in pictures.items():
@@ -108,14 +108,10 @@ def save_probability_chart(
     probabilities: np.ndarray, class_names: Sequence[str], path: Path
 ) -> Path:
     """A horizontal bar per class, the predicted one highlighted, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # No screen needed; the figure only goes to a file.
-    from matplotlib import pyplot as plt
-
     top = int(probabilities.argmax())
     colours = ["tab:orange" if index == top else "tab:blue" for index in range(len(probabilities))]
-    figure, axis = plt.subplots(figsize=(5, 4))
+    figure = new_figure(5, 4)
+    axis = figure.subplots()
     positions = np.arange(len(probabilities))
     axis.barh(positions, probabilities, color=colours)
     axis.set_yticks(positions, labels=list(class_names))
@@ -123,10 +119,7 @@ def save_probability_chart(
     axis.set(xlim=(0, 1), xlabel="probability", title=f"Prediction: {class_names[top]}")
     for position, value in zip(positions, probabilities, strict=True):
         axis.text(min(value, 0.85) + 0.01, position, f"{value:.1%}", va="center", fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=100)
 
 
 DESCRIPTIONS = {
@@ -144,13 +137,7 @@ DESCRIPTIONS = {
 
 def load_source(args: argparse.Namespace) -> Checkpoint:
     """The checkpoint named by --weights, else the shipped weights for --dataset."""
-    if args.weights:
-        return load_checkpoint(args.weights)
-    path = shipped_weights_path(args.dataset)
-    checkpoint = load_checkpoint(path)
-    if checkpoint.dataset != dataset_spec(args.dataset).name:
-        raise CheckpointError(f"{path}: holds a {checkpoint.dataset} model, not {args.dataset}")
-    return checkpoint
+    return load_checkpoint(args.weights) if args.weights else load_shipped_checkpoint(args.dataset)
 
 
 def explain_command(args: argparse.Namespace) -> int:

@@ -4,8 +4,8 @@ A :class:`Predictor` serves one immutable snapshot: a private, eval-mode copy of
 class names and dataset. A prediction reads the snapshot once and uses it throughout; ``swap``
 builds a new snapshot and replaces the reference in one assignment. So a prediction sees the old
 model or the new one, never half-updated weights, and any number of threads may predict while
-another swaps. (Predicting with a model that is being trained in place gave thousands of distinct
-outputs for one input: see GRADIO6_NOTES.md.)
+another swaps. (Measured before this design: predicting with a model that was being trained in
+place gave thousands of distinct outputs for one input.)
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mnist_demo.analysis import class_probabilities
 from mnist_demo.checkpoint import Checkpoint, CheckpointError, load_checkpoint, read_metadata
 from mnist_demo.config import DatasetSpec, dataset_spec, shipped_weights_path
 from mnist_demo.preprocess import preprocess
@@ -151,24 +152,23 @@ class Predictor:
         prepared = preprocess(image, served.spec)
         if prepared.blank:
             return Prediction({}, None, blank=True, reason=prepared.reason)
-        named = class_probabilities(served, prepared.tensor)
+        named = named_probabilities(served, prepared.tensor)
         said = verdict(named.values(), served.thresholds, served.spec.name)
         return Prediction(named, prepared.picture, blank=False, verdict=said)
 
     def predict_tensor(self, tensor: torch.Tensor) -> dict[str, float]:
         """Class name -> probability for a model input already made, shape (1, 1, 28, 28)."""
-        return class_probabilities(self._served, tensor)
+        return named_probabilities(self._served, tensor)
 
 
-def class_probabilities(served: Served, tensor: torch.Tensor) -> dict[str, float]:
+def named_probabilities(served: Served, tensor: torch.Tensor) -> dict[str, float]:
+    """Class name -> probability for one model input, on the calling thread alone."""
     if torch.get_num_threads() != 1:
         # One 28x28 image is too small to split across threads: with a training run busy on
         # the other core, a second OpenMP thread makes a 1 ms forward pass wait tens of
         # milliseconds. The setting is per calling thread under OpenMP.
         torch.set_num_threads(1)
-    with torch.inference_mode():
-        logits = served.model(tensor)  # (1, num_classes)
-    probabilities = torch.softmax(logits[0].double(), dim=0).tolist()
+    probabilities = class_probabilities(served.model, tensor).tolist()
     return dict(zip(served.class_names, probabilities, strict=True))
 
 
@@ -198,12 +198,18 @@ def shipped_thresholds(dataset: str) -> Thresholds:
         return Thresholds()
 
 
-def load_shipped(dataset: str) -> Predictor:
-    path = shipped_weights_path(dataset)
+def load_shipped_checkpoint(dataset: str) -> Checkpoint:
+    """The shipped weights for ``dataset`` (any of its names), read fresh from the file."""
+    name = dataset_spec(dataset).name
+    path = shipped_weights_path(name)
     checkpoint = load_checkpoint(path)
-    if checkpoint.dataset != dataset:
+    if checkpoint.dataset != name:
         raise CheckpointError(f"{path}: holds a {checkpoint.dataset} model, not {dataset}")
-    return Predictor.from_loaded(checkpoint)
+    return checkpoint
+
+
+def load_shipped(dataset: str) -> Predictor:
+    return Predictor.from_loaded(load_shipped_checkpoint(dataset))
 
 
 def predict(image: Any, dataset: str = "mnist") -> dict[str, float]:

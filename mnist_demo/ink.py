@@ -35,7 +35,7 @@ def sketchpad_ink(value: dict) -> np.ndarray | None:
     """Ink of a Sketchpad value: the layers' alpha, else the composite, else the background.
 
     The layers' alpha holds exactly the strokes whatever the theme or brush colour (see
-    GRADIO6_NOTES.md); the composite and background matter only for an uploaded picture.
+    docs/gradio.md); the composite and background matter only for an uploaded picture.
     A cleared canvas is ``{"background": None, "layers": [], "composite": None}``: no image.
     """
     unknown = set(value) - SKETCHPAD_KEYS

@@ -2,8 +2,7 @@
 
 :func:`model_report` runs the test set through the model once and keeps every probability, so
 that the gallery of confident mistakes and the examples behind any confusion-matrix cell are
-answered instantly from memory. The figure is drawn with matplotlib's Agg canvas directly: no
-pyplot figure is registered, so nothing is left open and no process-wide backend is switched.
+answered instantly from memory. The figure is drawn off-screen (see :mod:`mnist_demo.pictures`).
 """
 
 from __future__ import annotations
@@ -17,11 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnist_demo.data import Split
+from mnist_demo.data import Split, denormalize
 from mnist_demo.evaluate import Evaluation, evaluation_of, predict_logits
+from mnist_demo.pictures import GALLERY_SCALE, enlarge, figure_pixels, new_figure
 from mnist_demo.preprocess import to_picture
-
-GALLERY_SCALE = 4  # 28 px pictures become 112 px: big enough to see in a gallery thumbnail.
 
 
 @dataclass(frozen=True)
@@ -72,8 +70,7 @@ def model_report(
 
 def split_picture(split: Split, index: int) -> np.ndarray:
     """Undo the split's normalisation: the test image as the uint8 grey levels it was stored in."""
-    pixels = split.images[index, 0] * split.spec.std + split.spec.mean  # (28, 28) in [0, 1]
-    return to_picture(pixels.numpy())
+    return to_picture(denormalize(split.images[index, 0], split.spec).numpy())  # (28, 28)
 
 
 def check_report(report: ModelReport, split: Split) -> None:
@@ -139,9 +136,7 @@ def confusion_figure(
     outlines one (true, predicted) cell.
     """
     from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import ListedColormap, LogNorm
-    from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
     counts = np.asarray(matrix, dtype=np.int64)
@@ -154,8 +149,7 @@ def confusion_figure(
     if highlight is not None and not all(0 <= cell < size for cell in highlight):
         raise ValueError(f"highlight {highlight} is outside the {size}x{size} matrix")
 
-    figure = Figure(figsize=(6.4, 5.6), dpi=100)
-    canvas = FigureCanvasAgg(figure)
+    figure = new_figure(6.4, 5.6)
     axis = figure.add_subplot()
     norm = LogNorm(vmin=1, vmax=max(int(counts.max()), 2))
     # Blues starts at near-white: skip its palest fifth so that a single error is visible.
@@ -183,12 +177,7 @@ def confusion_figure(
     )
     axis.set_yticks(range(size), class_names)
     axis.set(xlabel="predicted", ylabel="true")
-    figure.tight_layout()
-    canvas.draw()
-    image = np.asarray(canvas.buffer_rgba())[..., :3].copy()  # (H, W, 3) uint8
-    # Nothing registers this figure with pyplot, so clearing it frees everything it drew.
-    figure.clear()
-    return image
+    return figure_pixels(figure)
 
 
 def gallery_items(
@@ -206,7 +195,7 @@ def gallery_items(
 
     return [
         (
-            np.kron(example.picture, np.ones((scale, scale), dtype=np.uint8)),
+            enlarge(example.picture, scale),
             f"true {name(example.true)} -> predicted {name(example.predicted)} "
             f"({example.confidence:.0%})",
         )

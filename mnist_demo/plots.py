@@ -1,21 +1,21 @@
-"""The lesson's training-curve plot: loss and accuracy per epoch, saved as a PNG."""
+"""The lesson's training-curve plot: loss and accuracy per epoch, saved as a PNG.
+
+Drawn off-screen, as every chart here is (see :mod:`mnist_demo.pictures`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+from mnist_demo.pictures import new_figure, save_figure
 from mnist_demo.train import EpochEvent
 
 
 def save_training_plot(epochs: Sequence[EpochEvent], path: Path, title: str = "") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")  # No screen needed; the figure only goes to a file.
-    from matplotlib import pyplot as plt
-
+    figure = new_figure(10, 4)
+    loss_axis, accuracy_axis = figure.subplots(1, 2)
     numbers = [event.epoch for event in epochs]
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
     loss_axis.plot(numbers, [e.train_loss for e in epochs], marker="o", label="train")
     loss_axis.plot(numbers, [e.test_loss for e in epochs], marker="o", label="test")
     loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
@@ -27,8 +27,4 @@ def save_training_plot(epochs: Sequence[EpochEvent], path: Path, title: str = ""
         axis.legend()
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=120)

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from mnist_demo import preprocess as pipeline
 from mnist_demo.config import IMAGE_SIZE, MNIST, DatasetSpec
-from mnist_demo.drawings import naive_picture
 from mnist_demo.ink import to_ink
 
 
@@ -91,3 +91,8 @@ def resize_step(patch: np.ndarray, spec: DatasetSpec, fitted: bool) -> Preproces
         f"Longer side scaled to {side} pixels keeping the shape{margin}, as in {spec.title}."
     )
     return PreprocessStep(f"fit {side}x{side}", picture, explanation)
+
+
+def naive_picture(ink: np.ndarray) -> np.ndarray:
+    """What the common demos feed the model: the whole ink map shrunk to 28x28 (for comparison)."""
+    return np.array(Image.fromarray(ink).resize((28, 28), Image.Resampling.BICUBIC))

@@ -39,3 +39,12 @@ def artifacts_dir() -> Path:
     path = REPO_ROOT / "artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium shared by one test module's tests (see helpers.chromium)."""
+    from .helpers import chromium
+
+    with chromium() as browser:
+        yield browser

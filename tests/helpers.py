@@ -8,15 +8,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from mnist_demo.config import MNIST
+from mnist_demo.data import denormalize
 from mnist_demo.ui.bench_browser import CHROMIUM_ARGS
 
 
 def digit_pixels(split, index: int) -> np.ndarray:
     """A test digit as uint8 ink (255 = ink), 28x28."""
-    pixels = (split.images[index, 0] * MNIST.std + MNIST.mean).clamp(0, 1)
+    pixels = denormalize(split.images[index, 0], split.spec)
     return (pixels.numpy() * 255).astype(np.uint8)
 
 
@@ -58,6 +59,17 @@ def launched(budget=None) -> Iterator:
         demo.close()
 
 
+def served_app(budget):
+    """A module-scoped ``app_url`` fixture: the app with ``budget``, launched as above."""
+
+    @pytest.fixture(scope="module")
+    def app_url():
+        with launched(budget) as demo:
+            yield demo.local_url
+
+    return app_url
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "mnist_demo" / "ui" / "static"
 
@@ -65,8 +77,6 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "mnist_demo" / "ui" / "sta
 @contextmanager
 def chromium() -> Iterator:
     """A headless Debian Chromium driven by Playwright (skips if Playwright is missing)."""
-    import pytest
-
     sync_api = pytest.importorskip("playwright.sync_api")
     if not shutil.which(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's 'chromium' package")

@@ -6,24 +6,20 @@ import pytest
 
 from mnist_demo.ui.trainer import Budget
 
-from .helpers import chromium, launched
+from .helpers import served_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    # A short server-side budget keeps the browser's default retrain to a few seconds.
-    with launched(Budget(max_epochs=1, max_seconds=8, threads=1)) as demo:
-        yield demo.local_url
+# A short server-side budget keeps the browser's default retrain to a few seconds.
+app_url = served_app(Budget(max_epochs=1, max_seconds=8, threads=1))
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(app_url)
-        yield page
+def page(app_url, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(app_url)
+    return page
 
 
 def canvas_box(page):

@@ -7,7 +7,7 @@ import pytest
 
 from mnist_demo.ui.trainer import Budget
 
-from .helpers import chromium, launched
+from .helpers import served_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -15,16 +15,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SMALL_RUN = "subset=1000&epochs=1&batch=128&tab=retrain"
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    with launched(Budget(max_epochs=2, max_seconds=30, threads=1)) as demo:
-        yield demo.local_url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
+app_url = served_app(Budget(max_epochs=2, max_seconds=30, threads=1))
 
 
 def visitor(browser, url: str):

@@ -1,5 +1,8 @@
 import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 import numpy as np
 import pytest
@@ -7,19 +10,52 @@ import torch
 
 from mnist_demo.config import MNIST, shipped_weights_path
 from mnist_demo.data import normalize
-from mnist_demo.drawings import (
-    CONVENTIONS,
-    iter_drawings,
-    naive_picture,
-    score_drawings,
-    thin,
-)
+from mnist_demo.drawings import CONVENTIONS, Drawing, iter_drawings, thin
 from mnist_demo.inference import Predictor
 from mnist_demo.ink import to_ink
+from mnist_demo.steps import naive_picture
 from mnist_demo.templates import template_drawing
 
 # Drawings of every 8th MNIST test digit: 1250, about 208 per colour convention.
 DRAWING_COUNT = 1250
+
+
+@dataclass
+class DrawingScore:
+    """How many drawings a classifier got right, overall and per colour convention."""
+
+    correct: int = 0
+    total: int = 0
+    per_convention: dict[str, list[int]] = field(default_factory=dict)  # name -> [correct, total]
+    failures: list[tuple[int, str, str | None]] = field(default_factory=list)  # index, conv, guess
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / max(self.total, 1)
+
+    def convention_accuracy(self) -> dict[str, float]:
+        return {name: right / total for name, (right, total) in self.per_convention.items()}
+
+    def add(self, drawing: Drawing, guess: str | None) -> None:
+        right = guess == str(drawing.label)
+        tally = self.per_convention.setdefault(drawing.convention, [0, 0])
+        tally[0] += right
+        tally[1] += 1
+        self.correct += right
+        self.total += 1
+        if not right:
+            self.failures.append((drawing.source_index, drawing.convention, guess))
+
+
+def score_drawings(
+    classifiers: dict[str, Callable[[Any], str | None]], drawings: Iterable[Drawing]
+) -> dict[str, DrawingScore]:
+    """Score each classifier (drawing -> class name, or None for "no digit") in one pass."""
+    scores = {name: DrawingScore() for name in classifiers}
+    for drawing in drawings:
+        for name, classify in classifiers.items():
+            scores[name].add(drawing, classify(drawing.image))
+    return scores
 
 
 def test_same_seed_gives_the_same_drawings_and_another_seed_others():

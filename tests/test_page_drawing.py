@@ -10,7 +10,7 @@ import pytest
 
 from mnist_demo.ui.trainer import Budget
 
-from .helpers import chromium, launched
+from .helpers import served_app
 from .test_browser import canvas_box, stroke
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -20,16 +20,7 @@ ONE = [(0.5, 0.2), (0.5, 0.8)]
 MODEL_ID_JS = "() => document.querySelector('#sketch canvas')?.dataset.model"
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    with launched(Budget(max_epochs=1, max_seconds=8, threads=1)) as demo:
-        yield demo.local_url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
+app_url = served_app(Budget(max_epochs=1, max_seconds=8, threads=1))
 
 
 def open_app(browser, url: str, **options):

@@ -16,6 +16,7 @@ import gradio as gr
 import numpy as np
 
 from mnist_demo.page_model import PageExportError, page_model
+from mnist_demo.pictures import INPUT_SCALE
 from mnist_demo.ui.canvas import Pad, build_pad, drawing_from_ink
 from mnist_demo.ui.inline import image_html
 from mnist_demo.ui.session import Session
@@ -39,13 +40,11 @@ spirals, stars and shapes and teaches it to spread its probabilities over all te
 (*outlier exposure*): train once with it and once without, and draw the same letters. Even then,
 a letter that looks like a digit (O, I, S, Z, b, g, q) is read as that digit, and a new kind of
 drawing can still fool it."""
-# The 28x28 input is shown enlarged with hard pixel edges (CSS keeps them from blurring).
-PICTURE_SCALE = 8
 
 
 def picture_html(picture: np.ndarray) -> str:
-    """The 28x28 picture inline, enlarged by the browser with hard pixel edges (see inline.py)."""
-    return image_html(picture, "The 28×28 image the model sees", picture.shape[1] * PICTURE_SCALE)
+    """The 28x28 picture inline, enlarged by the browser (the page's CSS keeps hard pixels)."""
+    return image_html(picture, "The 28×28 image the model sees", picture.shape[1] * INPUT_SCALE)
 
 
 def spread(probabilities: dict[str, float]) -> float:
@@ -102,7 +101,7 @@ def predict_drawing(drawing, session: Session):
 def touching(handler):
     """The handler, also returning the session: Gradio 6.31 starts a ``gr.State``'s
     time-to-live clock (and so ever calls its delete_callback) only when a handler outputs it,
-    and restarts it each time, so the session expires after its TTL *idle*."""
+    and restarts it each time, so the session expires after its TTL *idle* (docs/gradio.md)."""
 
     def handle(*values):
         return (*handler(*values), values[-1])
@@ -135,7 +134,7 @@ def canvas_choice(request: gr.Request):
 
 
 # Gradio 6.31 opens the Sketchpad with no tool selected, so strokes do nothing until the Brush
-# button is clicked (see shared/docs/GRADIO6_NOTES.md); click it for the visitor, retrying until
+# button is clicked (see docs/gradio.md); click it for the visitor, retrying until
 # the editor has rendered.
 SELECT_BRUSH_JS = f"""
 () => {{
@@ -166,6 +165,9 @@ class Follower:
     inputs: list
     outputs: list
     refresh: Callable  # (session, *input values) -> one value per output
+
+
+NO_FOLLOWER = Follower([], [], lambda session, *values: ())
 
 
 def build_draw_tab() -> DrawTab:
@@ -221,29 +223,26 @@ def wire_draw_tab(
     round trip however many panels follow it. The API endpoints ``predict`` and
     ``predict_image`` return only the prediction, from hidden buttons nobody clicks.
     """
-    extra_inputs = follower.inputs if follower else []
-    extra_outputs = follower.outputs if follower else []
+    follower = follower or NO_FOLLOWER
+    settings = dict(
+        show_progress="hidden",
+        trigger_mode="always_last",
+        concurrency_limit=concurrency,
+        concurrency_id="predict",
+    )
     events = []
     # An upload or an example is classified like a drawing, and becomes the "drawing" the
     # teaching panels and the Retrain tab's watch follow.
     for source, api_name in ((tab.sketch, "predict"), (tab.upload, "predict_image")):
 
         def on_page(value, state: Session, *extra_values):
-            shown = predict_drawing(value, state)
-            more = follower.refresh(state, *extra_values) if follower else ()
-            return (*shown, state, *more)
+            return (*predict_drawing(value, state), state, *follower.refresh(state, *extra_values))
 
-        settings = dict(
-            show_progress="hidden",
-            trigger_mode="always_last",
-            concurrency_limit=concurrency,
-            concurrency_id="predict",
-        )
         events.append(
             source.change(
                 on_page,
-                [source, session, *extra_inputs],
-                [*tab.outputs, session, *extra_outputs],
+                [source, session, *follower.inputs],
+                [*tab.outputs, session, *follower.outputs],
                 api_name=False,
                 **settings,
             )
@@ -263,11 +262,9 @@ def wire_draw_tab(
 INK_JS = "(...values) => [window.mnistSketch.inkDataUrl(), ...values.slice(1)]"
 
 
-def wire_pad(tab: DrawTab, session: gr.State, settings: dict, follower: Follower | None) -> list:
+def wire_pad(tab: DrawTab, session: gr.State, settings: dict, follower: Follower) -> list:
     """The pad's three events: ``predicted`` shows the page's own answer (no request), ``ink``
     predicts on the server (the fallback), ``sync`` only hands it the drawing for the panels."""
-    extra_inputs = follower.inputs if follower else []
-    extra_outputs = follower.outputs if follower else []
     pad = tab.pad.pad
     pad.predicted(
         None, None, tab.outputs, js="() => window.mnistSketch.outputs()", show_progress="hidden"
@@ -277,28 +274,27 @@ def wire_pad(tab: DrawTab, session: gr.State, settings: dict, follower: Follower
         try:
             drawing = drawing_from_ink(text)
         except ValueError as error:
-            return None, None, f"⚠️ {error}", state, *[gr.skip()] * len(extra_outputs)
-        shown = predict_drawing(drawing, state)
-        more = follower.refresh(state, *extra_values) if follower else ()
-        return (*shown, state, *more)
+            return None, None, f"⚠️ {error}", state, *[gr.skip()] * len(follower.outputs)
+        return (*predict_drawing(drawing, state), state, *follower.refresh(state, *extra_values))
 
     def on_sync(text: str, state: Session, *extra_values):
         try:
             state.drawing = drawing_from_ink(text)
         except ValueError:
-            return state, *[gr.skip()] * len(extra_outputs)
-        more = follower.refresh(state, *extra_values) if follower else ()
-        return (state, *more)
+            return state, *[gr.skip()] * len(follower.outputs)
+        return (state, *follower.refresh(state, *extra_values))
 
-    inputs = [tab.pad.ink, session, *extra_inputs]
+    inputs = [tab.pad.ink, session, *follower.inputs]
     return [
         pad.ink(
             on_ink,
             inputs,
-            [*tab.outputs, session, *extra_outputs],
+            [*tab.outputs, session, *follower.outputs],
             js=INK_JS,
             api_name=False,
             **settings,
         ),
-        pad.sync(on_sync, inputs, [session, *extra_outputs], js=INK_JS, api_name=False, **settings),
+        pad.sync(
+            on_sync, inputs, [session, *follower.outputs], js=INK_JS, api_name=False, **settings
+        ),
     ]

@@ -26,6 +26,7 @@ from mnist_demo.mistakes import (
     gallery_items,
     model_report,
 )
+from mnist_demo.ui.inline import pixel_gallery
 from mnist_demo.ui.memory import release_freed_memory
 from mnist_demo.ui.session import Session
 
@@ -154,14 +155,7 @@ def build_evaluate_tab(session: gr.State):
         )
         show = gr.Button("Show these examples", elem_id="show-cell")
     caption = gr.Markdown(elem_id="gallery-caption")
-    gallery = gr.Gallery(
-        label="Examples",
-        columns=8,
-        height=320,
-        object_fit="contain",
-        elem_id="examples-gallery",
-        elem_classes=["pictures"],
-    )
+    gallery = pixel_gallery("Examples", "examples-gallery", columns=8, height=320)
 
     def picked(evt: gr.SelectData, state: Session):
         row, column = evt.index

@@ -16,7 +16,9 @@ import numpy as np
 
 from mnist_demo.data import DatasetMissingError, load_split
 from mnist_demo.finetune import PersonalExample, finetune
+from mnist_demo.pictures import GALLERY_SCALE, enlarge
 from mnist_demo.preprocess import preprocess
+from mnist_demo.ui.inline import pixel_gallery
 from mnist_demo.ui.line import (
     AlreadyInLine,
     LeftLine,
@@ -32,7 +34,6 @@ from mnist_demo.ui.trainer import SLOT, Budget, TrainerBusy, TrainerSlot
 FINETUNE_SECONDS = 6.0
 # Enough to cover every digit a few times; a bound so one session's memory stays small.
 MAX_EXAMPLES = 50
-GALLERY_SCALE = 4
 
 
 @dataclass
@@ -71,9 +72,9 @@ def add_example(label: str | None, session: Session) -> str:
 
 def gallery_of(session: Session) -> list[tuple[np.ndarray, str]]:
     names = session.predictor().class_names
-    scale = np.ones((GALLERY_SCALE, GALLERY_SCALE), np.uint8)
     return [
-        (np.kron(example.picture, scale), names[example.label]) for example in examples_of(session)
+        (enlarge(example.picture, GALLERY_SCALE), names[example.label])
+        for example in examples_of(session)
     ]
 
 
@@ -174,14 +175,8 @@ def build_handwriting_panel(session: gr.State) -> HandwritingPanel:
             )
             add = gr.Button("Add to my digits", elem_id="add-example")
             clear = gr.Button("Clear my digits", elem_id="clear-examples")
-        gallery = gr.Gallery(
-            label="Your digits",
-            columns=10,
-            height=300,
-            object_fit="contain",
-            allow_preview=False,
-            elem_id="my-digits",
-            elem_classes=["pictures"],
+        gallery = pixel_gallery(
+            "Your digits", "my-digits", columns=10, height=300, allow_preview=False
         )
         tune = gr.Button("Fine-tune on my digits", variant="primary", elem_id="finetune")
         status = gr.Markdown(elem_id="finetune-status")

@@ -1,9 +1,10 @@
-"""Pictures sent inline, as data URIs in HTML, instead of as gr.Image files.
+"""How the page shows pictures: inline, as data URIs in HTML, and galleries of hard pixels.
 
 A gr.Image output is written into Gradio's cache on every update and fetched by the page in a
 second request; Gradio 6.31 also rewrites a cached image in place, so two visitors getting the
 same picture at once could be sent a half-written file (seen under load: "Too little data for
-declared Content-Length"). Per-stroke pictures are small, so they travel inside the response.
+declared Content-Length"; see docs/gradio.md). Per-stroke pictures are small, so they travel
+inside the response.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ import base64
 import html
 import io
 
+import gradio as gr
 import numpy as np
 from PIL import Image
+
+# The page's CSS (ui/app.py) gives galleries of this class fixed square tiles drawn pixelated.
+PICTURES_CLASS = "pictures"
 
 
 def png_data_uri(picture: np.ndarray) -> str:
@@ -32,4 +37,17 @@ def image_html(picture: np.ndarray | None, alt: str, width: int | None = None) -
     return (
         f'<img src="{png_data_uri(picture)}" width="{shown}" alt="{html.escape(alt)}" '
         'style="max-width: 100%; height: auto;">'
+    )
+
+
+def pixel_gallery(label: str, elem_id: str, *, columns: int, height: int, **options) -> gr.Gallery:
+    """A gallery of small pictures: whole square tiles, pixels never smoothed."""
+    return gr.Gallery(
+        label=label,
+        columns=columns,
+        height=height,
+        object_fit="contain",
+        elem_id=elem_id,
+        elem_classes=[PICTURES_CLASS],
+        **options,
     )

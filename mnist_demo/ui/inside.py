@@ -14,23 +14,18 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from mnist_demo.analysis import (
-    feature_maps,
-    first_layer_filters,
-    layer_table,
-    overlay,
-    saliency,
-    tile,
-)
+from mnist_demo import analysis
 from mnist_demo.inference import Predictor
 from mnist_demo.model import count_parameters
+from mnist_demo.pictures import INPUT_SCALE, enlarge
 from mnist_demo.preprocess import preprocess
 from mnist_demo.steps import preprocessing_steps
-from mnist_demo.ui.inline import image_html
+from mnist_demo.ui.inline import image_html, pixel_gallery
 from mnist_demo.ui.session import Session
 
 PREDICTED = "the predicted class"
-STEP_SCALE = 6  # Preprocessing pictures are small: enlarge them with hard pixel edges.
+STEP_SCALE = 6  # Preprocessing pictures are small: enlarge them with hard pixel edges...
+STEP_LARGEST = 100  # ...but not the drawing's full ink map, which is large already.
 
 EXPLAIN = {
     "input": "The 28×28 image the network receives: your drawing after preprocessing.",
@@ -92,28 +87,29 @@ def inside_views(drawing, choice: str | None, predictor: Predictor) -> InsideVie
     probabilities = predictor.predict_tensor(prepared.tensor)
     names = predictor.class_names
     target = class_index(choice, probabilities, names)
-    heat = saliency(model, prepared.tensor, target)
-    maps = feature_maps(model, prepared.tensor)
+    heat = analysis.saliency(model, prepared.tensor, target)
+    maps = analysis.feature_maps(model, prepared.tensor)
     # Sixteen maps as a 4x4 grid, thirty-two as 8x4; each map drawn at about 56 pixels.
     pictures = {
-        "conv1": tile(maps["conv1"], columns=4, scale=2),
-        "pool1": tile(maps["pool1"], columns=4, scale=4),
-        "conv2": tile(maps["conv2"], columns=8, scale=4),
-        "pool2": tile(maps["pool2"], columns=8, scale=8),
+        "conv1": analysis.tile(maps["conv1"], columns=4, scale=2),
+        "pool1": analysis.tile(maps["pool1"], columns=4, scale=4),
+        "conv2": analysis.tile(maps["conv2"], columns=8, scale=4),
+        "pool2": analysis.tile(maps["pool2"], columns=8, scale=8),
     }
     top = max(probabilities, key=probabilities.__getitem__)
     return InsideViews(
         message=f"The model reads this as **{top}** ({probabilities[top]:.0%}).",
         probabilities=probabilities,
-        model_input=np.kron(prepared.picture, np.ones((8, 8), np.uint8)),
-        saliency=overlay(prepared.picture, heat),
+        model_input=enlarge(prepared.picture, INPUT_SCALE),
+        saliency=analysis.overlay(prepared.picture, heat, INPUT_SCALE),
         saliency_caption=f"Evidence for **{names[target]}** ({probabilities[names[target]]:.0%})",
         maps=pictures,
     )
 
 
 def filters_picture(predictor: Predictor) -> np.ndarray:
-    return tile(first_layer_filters(predictor.model), columns=8, scale=16, signed=True, gap=6)
+    filters = analysis.first_layer_filters(predictor.model)
+    return analysis.tile(filters, columns=8, scale=16, signed=True, gap=6)
 
 
 def layers_frame(predictor: Predictor) -> pd.DataFrame:
@@ -124,7 +120,7 @@ def layers_frame(predictor: Predictor) -> pd.DataFrame:
             "output shape": " × ".join(map(str, row.output_shape)),
             "parameters": row.parameters,
         }
-        for row in layer_table(predictor.model)
+        for row in analysis.layer_table(predictor.model)
     ]
     total = count_parameters(predictor.model)
     rows.append({"layer": "total", "type": "", "output shape": "", "parameters": total})
@@ -146,7 +142,7 @@ def preprocessing_views(drawing, crop: bool, fit: bool, centre: bool, predictor:
         return [], None, "✏️ Draw something on the **Draw** tab to see its path to the network."
     # Short captions fit under a thumbnail; the full explanations are listed in the note.
     gallery = [
-        (enlarge(step.picture), f"{number}. {step.name}")
+        (step_thumbnail(step.picture), f"{number}. {step.name}")
         for number, step in enumerate(steps, start=1)
     ]
     explained = "\n".join(
@@ -166,10 +162,9 @@ def preprocessing_views(drawing, crop: bool, fit: bool, centre: bool, predictor:
     return gallery, probabilities, f"{note}\n\n{explained}"
 
 
-def enlarge(picture: np.ndarray) -> np.ndarray:
-    if max(picture.shape[:2]) > 100:
-        return picture
-    return np.kron(picture, np.ones((STEP_SCALE, STEP_SCALE), np.uint8))
+def step_thumbnail(picture: np.ndarray) -> np.ndarray:
+    small = max(picture.shape[:2]) <= STEP_LARGEST
+    return enlarge(picture, STEP_SCALE) if small else picture
 
 
 @dataclass
@@ -289,14 +284,7 @@ def build_preprocessing_panel():
         fit = gr.Checkbox(True, label="fit into 20×20", elem_id="step-fit")
         centre = gr.Checkbox(True, label="centre by centre of mass", elem_id="step-centre")
     with gr.Row(equal_height=False):
-        steps = gr.Gallery(
-            label="Preprocessing steps",
-            columns=5,
-            height=260,
-            object_fit="contain",
-            elem_id="steps",
-            elem_classes=["pictures"],
-        )
+        steps = pixel_gallery("Preprocessing steps", "steps", columns=5, height=260)
         with gr.Column(min_width=220):
             path_note = gr.Markdown(elem_id="path-note")
             path_probabilities = gr.Label(num_top_classes=3, label="Prediction from this path")
