@@ -21,9 +21,7 @@ capture off it runs on the CPU too, where the tests hold it to the CPU loop's nu
 from __future__ import annotations
 
 import math
-import os
-import threading
-from collections.abc import Iterator
+from threading import Event
 
 import torch
 import torch.nn.functional as F
@@ -33,8 +31,8 @@ from mnist_demo.data import Augmentation, Split, augment_batch, load_split
 from mnist_demo.device import resolve_device
 from mnist_demo.evaluate import evaluate
 from mnist_demo.model import SmallCNN
-from mnist_demo.progress import EpochEvent, Meter, StepEvent
-from mnist_demo.train import TrainConfig, use_bf16
+from mnist_demo.progress import Events, Meter
+from mnist_demo.train import DataRoot, TrainConfig, use_bf16
 
 # Eager steps before capture: they build the optimiser state and let cuDNN and cuBLAS settle
 # (PyTorch's "whole network capture" example warms up with three).
@@ -154,11 +152,8 @@ class Stepper:
 
 
 def train_on_device(
-    config: TrainConfig,
-    model: SmallCNN,
-    data_root: str | os.PathLike[str] | None = None,
-    stop: threading.Event | None = None,
-) -> Iterator[StepEvent | EpochEvent]:
+    config: TrainConfig, model: SmallCNN, data_root: DataRoot = None, stop: Event | None = None
+) -> Events:
     """Train ``model`` on ``config.device`` and yield progress events, as train() does.
 
     The same seed on the same device gives the same numbers (seed torch first, as

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -52,6 +53,10 @@ class EpochEvent(TrainingEvent):
     test_loss: float
     test_accuracy: float
     elapsed_seconds: float
+
+
+# What a training loop yields.
+Events = Iterator[StepEvent | EpochEvent]
 
 
 class TrainingDiverged(RuntimeError):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from threading import Event
 
 import torch
 import torch.nn.functional as F
@@ -24,12 +24,14 @@ from mnist_demo.device import check_choice, resolve_device
 from mnist_demo.evaluate import evaluate
 from mnist_demo.exposure import Exposure
 from mnist_demo.model import ModelConfig, SmallCNN
-from mnist_demo.progress import EpochEvent, Meter, StepEvent, Sums, TrainingDiverged
+from mnist_demo.progress import EpochEvent, Events, Meter, StepEvent, Sums, TrainingDiverged
 
 __all__ = ["EpochEvent", "StepEvent", "TrainConfig", "TrainingDiverged", "TrainingRun", "train"]
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "steplr", "onecycle")
+# A dataset folder; None leaves the choice to mnist_demo.config.data_dir.
+DataRoot = str | os.PathLike[str] | None
 
 
 @dataclass
@@ -93,11 +95,11 @@ class TrainingRun:
     """
 
     config: TrainConfig
-    data_root: str | os.PathLike[str] | None = None
+    data_root: DataRoot = None
     model: SmallCNN | None = None
     history: list[StepEvent | EpochEvent] = field(default_factory=list)
     # The loop checks it before every step; set it with stop() from any thread.
-    stop_request: threading.Event = field(default_factory=threading.Event, repr=False)
+    stop_request: Event = field(default_factory=Event, repr=False)
 
     def stop(self) -> None:
         """Ask the loop to end before its next step (safe from another thread)."""
@@ -113,10 +115,10 @@ class TrainingRun:
         """Whether :meth:`stop` ended the run before its last epoch."""
         return self.stop_request.is_set() and not self.completed
 
-    def __iter__(self) -> Iterator[StepEvent | EpochEvent]:
+    def __iter__(self) -> Events:
         return self.events()
 
-    def events(self, loop=None) -> Iterator[StepEvent | EpochEvent]:
+    def events(self, loop=None) -> Events:
         """The run's events from ``loop``: :func:`train` unless another loop with its signature
         is given (the engine's tests run :func:`mnist_demo.engine.train_on_device` this way)."""
         self.model = starting_model(self.config, self.model)
@@ -221,7 +223,7 @@ class Loop:
             self.scheduler.step()
 
 
-def set_up(config: TrainConfig, model: SmallCNN, data_root: str | os.PathLike[str] | None) -> Loop:
+def set_up(config: TrainConfig, model: SmallCNN, data_root: DataRoot) -> Loop:
     """Load the data and build the optimiser and its schedule for ``model``."""
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -252,11 +254,8 @@ def set_up(config: TrainConfig, model: SmallCNN, data_root: str | os.PathLike[st
 
 
 def train(
-    config: TrainConfig,
-    model: SmallCNN,
-    data_root: str | os.PathLike[str] | None = None,
-    stop: threading.Event | None = None,
-) -> Iterator[StepEvent | EpochEvent]:
+    config: TrainConfig, model: SmallCNN, data_root: DataRoot = None, stop: Event | None = None
+) -> Events:
     """Train ``model`` in place and yield progress events; it ends in eval mode however the loop
     ends. ``stop`` (set from any thread) ends the loop before its next step.
 
