@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from threading import Event
 
@@ -118,7 +118,7 @@ class TrainingRun:
     def __iter__(self) -> Events:
         return self.events()
 
-    def events(self, loop=None) -> Events:
+    def events(self, loop: Callable[..., Events] | None = None) -> Events:
         """The run's events from ``loop``: :func:`train` unless another loop with its signature
         is given (the engine's tests run :func:`mnist_demo.engine.train_on_device` this way)."""
         self.model = starting_model(self.config, self.model)
