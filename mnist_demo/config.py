@@ -6,12 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-# Where datasets live: the --data-dir option wins, then this variable, then ./data.
-DATA_ENV = "MNIST_DEMO_DATA"
-DEFAULT_DATA_DIR = "data"
+from mnist_demo.settings import DATA, WEIGHTS
+
+# Where datasets live: the --data-dir option wins, then $MNIST_DEMO_DATA, then ./data.
+DATA_ENV = DATA.name  # For messages that tell the user which variable to set.
 
 # Shipped weights sit at the repository's top level, beside the package.
-WEIGHTS_ENV = "MNIST_DEMO_WEIGHTS"
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_WEIGHTS_DIR = PACKAGE_DIR.parent / "weights"
 
@@ -91,12 +91,12 @@ def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The dataset root: an explicit path, else $MNIST_DEMO_DATA, else ./data."""
     if explicit:
         return Path(explicit)
-    return Path(os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR)
+    return Path(DATA.read())
 
 
 def weights_dir() -> Path:
     """Where the shipped weights are read from ($MNIST_DEMO_WEIGHTS overrides the default)."""
-    override = os.environ.get(WEIGHTS_ENV)
+    override = WEIGHTS.read()
     return Path(override) if override else DEFAULT_WEIGHTS_DIR
 
 

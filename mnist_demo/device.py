@@ -7,11 +7,10 @@ The lesson starts with ``DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 from __future__ import annotations
 
-import os
-
 import torch
 
-DEVICE_ENV = "MNIST_DEMO_DEVICE"
+from mnist_demo.settings import DEVICE
+
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -62,11 +61,11 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def device_from_env() -> torch.device:
     """The app's device: ``$MNIST_DEMO_DEVICE`` (default ``auto``), resolved."""
-    raw = os.environ.get(DEVICE_ENV) or "auto"
+    raw = DEVICE.read()
     try:
         return resolve_device(raw)
     except ValueError as error:
-        raise ValueError(f"${DEVICE_ENV}={raw!r}: {error}") from None
+        raise ValueError(f"${DEVICE.name}={raw!r}: {error}") from None
 
 
 def describe(device: torch.device) -> str:

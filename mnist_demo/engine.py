@@ -21,9 +21,7 @@ capture off it runs on the CPU too, where the tests hold it to the CPU loop's nu
 from __future__ import annotations
 
 import math
-import os
-import time
-from collections.abc import Iterator
+from threading import Event
 
 import torch
 import torch.nn.functional as F
@@ -32,16 +30,9 @@ from mnist_demo.config import dataset_spec
 from mnist_demo.data import Augmentation, Split, augment_batch, load_split
 from mnist_demo.device import resolve_device
 from mnist_demo.evaluate import evaluate
-from mnist_demo.model import ModelConfig, SmallCNN
-from mnist_demo.train import (
-    DIVERGED_LOSS,
-    EpochEvent,
-    StepEvent,
-    TrainConfig,
-    TrainingDiverged,
-    TrainingRun,
-    use_bf16,
-)
+from mnist_demo.model import SmallCNN
+from mnist_demo.progress import Events, Meter
+from mnist_demo.train import DataRoot, TrainConfig, use_bf16
 
 # Eager steps before capture: they build the optimiser state and let cuDNN and cuBLAS settle
 # (PyTorch's "whole network capture" example warms up with three).
@@ -161,16 +152,14 @@ class Stepper:
 
 
 def train_on_device(
-    config: TrainConfig,
-    data_root: str | os.PathLike[str] | None = None,
-    run: TrainingRun | None = None,
-) -> Iterator[StepEvent | EpochEvent]:
-    """Train ``run.model`` on ``config.device`` and yield progress events, as train() does.
+    config: TrainConfig, model: SmallCNN, data_root: DataRoot = None, stop: Event | None = None
+) -> Events:
+    """Train ``model`` on ``config.device`` and yield progress events, as train() does.
 
-    The same seed on the same device gives the same numbers. Whether finished, stopped or
-    closed, the model ends on the CPU in eval mode, ready for prediction and saving.
+    The same seed on the same device gives the same numbers (seed torch first, as
+    :func:`mnist_demo.train.starting_model` does). Whether finished, stopped or closed, the
+    model ends on the CPU in eval mode, ready for prediction and saving.
     """
-    run = run or TrainingRun(config, data_root)
     device = resolve_device(config.device)
     graph = wants_graph(config, device)
     if config.threads:
@@ -184,13 +173,9 @@ def train_on_device(
         load_split(spec.name, False, data_root).subset(config.test_subset), device
     )
 
-    torch.manual_seed(config.seed)  # Dropout's generator (seeds every device).
+    # Shuffles and augmentation; dropout draws from torch's generator, seeded on every device.
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    if run.model is None:
-        run.model = SmallCNN(
-            ModelConfig(batch_norm=config.batch_norm, num_classes=len(spec.class_names))
-        )
-    model = run.model.to(device)
+    model.to(device)
     if device.type == "cpu":
         model.to(memory_format=torch.channels_last)  # As the CPU loop: pytorch#51393.
     optimizer = build_optimizer(model, config, graph)
@@ -200,27 +185,25 @@ def train_on_device(
     stepper = Stepper(model, optimizer, config.batch_size, bf16, graph)
     try:
         yield from epochs(
-            config, run, stepper, (train_split, test_split), generator, scheduler, per_batch
+            config, stop, stepper, (train_split, test_split), generator, scheduler, per_batch
         )
     finally:
         model.eval()
         model.to("cpu")
 
 
-def epochs(config, run, stepper, splits, generator, scheduler, per_batch):
+def epochs(config, stop, stepper, splits, generator, scheduler, per_batch):
     train_split, test_split = splits
     augmentation = Augmentation() if config.augment else None
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
-    total_steps = config.epochs * steps_per_epoch
-    step, started = 0, time.perf_counter()
+    meter = Meter(config.epochs, steps_per_epoch, config.log_every, config.learning_rate)
     for epoch in range(1, config.epochs + 1):
         stepper.model.train()
         stepper.sums.zero_()
-        window_samples, window_started = 0, time.perf_counter()
+        meter.new_window()
         order = torch.randperm(len(train_split), generator=generator, device=stepper.device)
         for start in range(0, len(train_split), config.batch_size):
-            if run._stop.is_set():
-                run.stopped = True
+            if stop is not None and stop.is_set():
                 return
             indices = order[start : start + config.batch_size]
             images, labels = train_split.images[indices], train_split.labels[indices]
@@ -231,39 +214,13 @@ def epochs(config, run, stepper, splits, generator, scheduler, per_batch):
             stepper.step(images, labels)
             if per_batch:
                 scheduler.step()
-            step += 1
-            window_samples += len(labels)
-            if step % config.log_every == 0 or step % steps_per_epoch == 0:
+            if meter.count(len(labels)):
                 window_loss, window_correct = stepper.sums[:2].tolist()  # The one sync.
-                mean_loss = window_loss / window_samples
-                if not math.isfinite(mean_loss) or mean_loss > DIVERGED_LOSS:
-                    raise TrainingDiverged(
-                        f"the loss reached {mean_loss:.3g} at step {step}: the learning rate "
-                        f"({config.learning_rate:g}) is probably too high"
-                    )
-                now = time.perf_counter()
-                yield StepEvent(
-                    epoch=epoch,
-                    step=step,
-                    total_steps=total_steps,
-                    train_loss=mean_loss,
-                    train_accuracy=window_correct / window_samples,
-                    samples_per_second=window_samples / max(now - window_started, 1e-9),
-                    elapsed_seconds=now - started,
-                )
+                yield meter.step_event(epoch, window_loss, window_correct)
                 stepper.sums[:2].zero_()
-                window_samples, window_started = 0, time.perf_counter()
+                meter.new_window()
         if scheduler is not None and not per_batch:
             scheduler.step()
         epoch_loss, epoch_correct = stepper.sums[2:].tolist()
-        result = evaluate(stepper.model, test_split)
-        yield EpochEvent(
-            epoch=epoch,
-            step=step,
-            total_steps=total_steps,
-            train_loss=epoch_loss / len(train_split),
-            train_accuracy=epoch_correct / len(train_split),
-            test_loss=result.loss,
-            test_accuracy=result.accuracy,
-            elapsed_seconds=time.perf_counter() - started,
-        )
+        test = evaluate(stepper.model, test_split)
+        yield meter.epoch_event(epoch, epoch_loss, epoch_correct, len(train_split), test)

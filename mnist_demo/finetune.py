@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import copy
 import numbers
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +53,7 @@ class FinetuneResult:
 
     ``test_before``/``test_after`` are measured on the test split (or its first ``test_subset``
     images); ``seconds`` is the whole call, evaluations included: what the learner waits for.
-    ``steps`` counts the optimiser steps taken, fewer than asked if ``should_stop`` ended it.
+    ``steps`` counts the optimiser steps taken, fewer than asked if ``stop`` ended them.
     """
 
     model: SmallCNN
@@ -142,6 +144,31 @@ def check_settings(*, learning_rate: float, **counts: int | None) -> None:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
 
 
+@dataclass(frozen=True)
+class Scores:
+    """Accuracy on the personal examples and on the test split, at one moment."""
+
+    personal: float
+    test: float
+
+
+def scores(model: SmallCNN, personal: tuple[torch.Tensor, torch.Tensor], test: Split) -> Scores:
+    return Scores(accuracy(model, *personal), evaluate(model, test).accuracy)
+
+
+@contextmanager
+def thread_count(threads: int | None) -> Iterator[None]:
+    """Torch's thread count set to ``threads`` (None: left alone) for the block only."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if threads:
+            torch.set_num_threads(previous)
+
+
 def finetune(
     model: SmallCNN,
     examples: Sequence[PersonalExample],
@@ -156,7 +183,7 @@ def finetune(
     seed: int = 0,
     threads: int | None = None,
     test_subset: int | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    stop: threading.Event | None = None,
     device: torch.device | str = "cpu",
 ) -> FinetuneResult:
     """Fine-tune a copy of ``model`` on the personal ``examples`` mixed into MNIST batches.
@@ -164,14 +191,15 @@ def finetune(
     Each step trains on ``batch_size`` images from ``train`` plus ``personal_per_batch`` personal
     examples (repeated as needed, slightly augmented when ``augment``), with Adam, cross-entropy
     and dropout active. ``test`` defaults to the test split of ``train``'s dataset.
-    ``should_stop`` is asked before each step; ``threads`` applies for this call only; the steps
+    ``stop`` (set from any thread) ends the steps before the next one, as in
+    :func:`mnist_demo.train.train`; ``threads`` applies for this call only; the steps
     and evaluations run on ``device`` and the result's model is on the CPU. The same
     inputs and ``seed`` give the same result (unless another thread draws from torch's global
     random generator meanwhile: dropout uses it).
     """
     started = time.perf_counter()
-    personal_images, personal_labels = examples_tensor(examples, train.spec)
-    check_examples(model, personal_labels, train, test)
+    personal = examples_tensor(examples, train.spec)
+    check_examples(model, personal[1], train, test)
     check_settings(
         learning_rate=learning_rate,
         steps=steps,
@@ -184,17 +212,13 @@ def finetune(
         test = load_split(train.spec.name, train=False)
     test = test.subset(test_subset)
 
-    previous_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
+    with thread_count(threads):
         # A private copy: the caller's model (perhaps the one serving predictions) stays as it
         # is. A served model has gradients switched off, so switch them back on for the copy.
         tuned = copy.deepcopy(model).to(device).requires_grad_(True)
         # channels_last makes CPU max-pooling and convolutions much faster (pytorch#51393).
         tuned.to(memory_format=torch.channels_last)
-        personal_before = accuracy(tuned, personal_images, personal_labels)
-        test_before = evaluate(tuned, test).accuracy
+        before = scores(tuned, personal, test)
         # Dropout draws from torch's global generator: seed it here, and restore it afterwards
         # so that fine-tuning leaves no trace on anyone else's random numbers.
         gpu = [device] if torch.device(device).type == "cuda" else []  # Its dropout generator.
@@ -204,30 +228,21 @@ def finetune(
             done = train_steps(
                 tuned,
                 (train.images, train.labels),
-                (personal_images, personal_labels),
+                personal,
                 train.spec,
                 generator,
                 steps=steps,
                 batch_sizes=(batch_size, personal_per_batch),
                 learning_rate=learning_rate,
                 augmentation=PERSONAL_AUGMENTATION if augment else None,
-                should_stop=should_stop,
+                stop=stop,
             )
         tuned.eval()
-        personal_after = accuracy(tuned, personal_images, personal_labels)
-        test_after = evaluate(tuned, test).accuracy
+        after = scores(tuned, personal, test)
         tuned.to("cpu")  # Predictions of single drawings run on the CPU.
-    finally:
-        if threads:
-            torch.set_num_threads(previous_threads)
+    seconds = time.perf_counter() - started
     return FinetuneResult(
-        model=tuned,
-        personal_before=personal_before,
-        personal_after=personal_after,
-        test_before=test_before,
-        test_after=test_after,
-        steps=done,
-        seconds=time.perf_counter() - started,
+        tuned, before.personal, after.personal, before.test, after.test, done, seconds
     )
 
 
@@ -242,7 +257,7 @@ def train_steps(
     batch_sizes: tuple[int, int],
     learning_rate: float,
     augmentation: Augmentation | None,
-    should_stop: Callable[[], bool] | None,
+    stop: threading.Event | None,
 ) -> int:
     """Train ``model`` in place on mixed batches; returns the number of steps taken."""
     mnist_batches = endless_batches(len(mnist[1]), batch_sizes[0], generator)
@@ -250,7 +265,7 @@ def train_steps(
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, fused=True)
     model.train()
     for step in range(steps):
-        if should_stop is not None and should_stop():
+        if stop is not None and stop.is_set():
             return step
         mnist_indices, personal_indices = next(mnist_batches), next(personal_batches)
         drawings = personal[0][personal_indices]

@@ -1,34 +1,37 @@
 """The one training loop, as a generator of progress events, for the CLI and the UI alike.
 
 The trainer knows nothing of the UI: it yields :class:`StepEvent` every few batches and
-:class:`EpochEvent` after each epoch's test evaluation. A caller stops it between steps with
-:meth:`TrainingRun.stop` or by closing the generator; either way ``run.model`` is usable.
+:class:`EpochEvent` after each epoch's test evaluation (see :mod:`mnist_demo.progress`).
+:class:`TrainingRun` owns a run: its model, its events and its stop request. A caller stops it
+between steps with :meth:`TrainingRun.stop` or by closing the generator; either way
+``run.model`` is usable.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from threading import Event
 
 import torch
 import torch.nn.functional as F
 
 from mnist_demo.config import dataset_spec
-from mnist_demo.data import Augmentation, augment_batch, batch_indices, load_split
+from mnist_demo.data import Augmentation, Split, augment_batch, batch_indices, load_split
 from mnist_demo.device import check_choice, resolve_device
 from mnist_demo.evaluate import evaluate
 from mnist_demo.exposure import Exposure
 from mnist_demo.model import ModelConfig, SmallCNN
+from mnist_demo.progress import EpochEvent, Events, Meter, StepEvent, Sums, TrainingDiverged
+
+__all__ = ["EpochEvent", "StepEvent", "TrainConfig", "TrainingDiverged", "TrainingRun", "train"]
 
 OPTIMIZERS = ("adam", "sgd")
-# Cross-entropy starts near ln(10) = 2.3 for ten classes. A mean loss a thousand times larger
-# means the weights have blown up, even while the number is still finite.
-DIVERGED_LOSS = 1e3
 SCHEDULES = ("none", "steplr", "onecycle")
+# A dataset folder; None leaves the choice to mnist_demo.config.data_dir.
+DataRoot = str | os.PathLike[str] | None
 
 
 @dataclass
@@ -83,65 +86,55 @@ class TrainConfig:
         self.device = check_choice(self.device)
 
 
-@dataclass(frozen=True)
-class StepEvent:
-    epoch: int  # 1-based.
-    step: int  # Optimiser steps so far, over all epochs.
-    total_steps: int
-    train_loss: float  # Mean over the batches since the previous event.
-    train_accuracy: float
-    samples_per_second: float
-    elapsed_seconds: float
-
-    @property
-    def progress(self) -> float:
-        return self.step / self.total_steps
-
-
-@dataclass(frozen=True)
-class EpochEvent:
-    epoch: int
-    step: int
-    total_steps: int
-    train_loss: float  # Mean over the whole epoch.
-    train_accuracy: float
-    test_loss: float
-    test_accuracy: float
-    elapsed_seconds: float
-
-    @property
-    def progress(self) -> float:
-        return self.step / self.total_steps
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss blew up (NaN, infinite or huge); the run stops and its model must not be used."""
-
-
 @dataclass
 class TrainingRun:
-    """One run of :class:`TrainConfig`. Iterate it for events; ``model`` is the trained network."""
+    """One run of :class:`TrainConfig` and the one owner of what it makes.
+
+    Iterate it for progress events. ``model`` is the network it trains: a new SmallCNN unless
+    set before iterating (to start from saved weights); ``history`` holds the events so far.
+    """
 
     config: TrainConfig
-    data_root: str | os.PathLike[str] | None = None
+    data_root: DataRoot = None
     model: SmallCNN | None = None
     history: list[StepEvent | EpochEvent] = field(default_factory=list)
-    stopped: bool = False
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    # The loop checks it before every step; set it with stop() from any thread.
+    stop_request: Event = field(default_factory=Event, repr=False)
 
     def stop(self) -> None:
         """Ask the loop to end before its next step (safe from another thread)."""
-        self._stop.set()
+        self.stop_request.set()
 
     @property
     def completed(self) -> bool:
         epochs = [event for event in self.history if isinstance(event, EpochEvent)]
         return len(epochs) == self.config.epochs
 
-    def __iter__(self) -> Iterator[StepEvent | EpochEvent]:
-        for event in train(self.config, self.data_root, self):
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` ended the run before its last epoch."""
+        return self.stop_request.is_set() and not self.completed
+
+    def __iter__(self) -> Events:
+        return self.events()
+
+    def events(self, loop: Callable[..., Events] | None = None) -> Events:
+        """The run's events from ``loop``: :func:`train` unless another loop with its signature
+        is given (the engine's tests run :func:`mnist_demo.engine.train_on_device` this way)."""
+        self.model = starting_model(self.config, self.model)
+        for event in (loop or train)(self.config, self.model, self.data_root, self.stop_request):
             self.history.append(event)
             yield event
+
+
+def starting_model(config: TrainConfig, model: SmallCNN | None = None) -> SmallCNN:
+    """Seed torch's global generator, which a new network's weights and dropout draw from, and
+    return ``model``, or a new SmallCNN for ``config`` when it is None."""
+    torch.manual_seed(config.seed)
+    if model is not None:
+        return model
+    spec = dataset_spec(config.dataset)
+    return SmallCNN(ModelConfig(batch_norm=config.batch_norm, num_classes=len(spec.class_names)))
 
 
 def native_bf16() -> bool:
@@ -179,13 +172,96 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps
     return None, False
 
 
+@dataclass
+class Loop:
+    """What the CPU loop makes once per run: the data, the optimiser and its schedule."""
+
+    model: SmallCNN
+    train_split: Split
+    test_split: Split
+    batch_size: int
+    generator: torch.Generator  # Shuffles, augmentation and mixing (dropout uses torch's own).
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    per_batch: bool  # Whether the schedule moves every batch (else every epoch).
+    augmentation: Augmentation | None
+    exposure: Exposure | None
+    bf16: bool
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.train_split) / self.batch_size)
+
+    def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch of shuffled (N, 1, 28, 28) images and (N,) labels, augmented and mixed."""
+        split, generator = self.train_split, self.generator
+        for indices in batch_indices(len(split), self.batch_size, True, generator):
+            images, labels = split.images[indices], split.labels[indices]
+            if self.augmentation:
+                images = augment_batch(images, split.spec, generator, self.augmentation)
+            if self.exposure:
+                images, _ = self.exposure.mix(images, generator)
+            yield images.contiguous(memory_format=torch.channels_last), labels
+
+    def step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, loss, backward, update; returns the labelled samples' logits and the loss."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.model(images)  # (N, 10), outliers mixed in after the N samples
+        if self.exposure:
+            logits, loss = self.exposure.split(logits.float(), labels)
+        else:
+            loss = F.cross_entropy(logits.float(), labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.per_batch:
+            self.scheduler.step()
+        return logits.detach(), loss.detach()
+
+    def end_epoch(self) -> None:
+        if self.scheduler is not None and not self.per_batch:
+            self.scheduler.step()
+
+
+def set_up(config: TrainConfig, model: SmallCNN, data_root: DataRoot) -> Loop:
+    """Load the data and build the optimiser and its schedule for ``model``."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    spec = dataset_spec(config.dataset)
+    train_split = load_split(spec.name, train=True, root=data_root).subset(config.subset)
+    test_split = load_split(spec.name, train=False, root=data_root).subset(config.test_subset)
+    generator = torch.Generator().manual_seed(config.seed)
+    # channels_last makes CPU max-pooling and convolutions much faster (pytorch#51393).
+    model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model, config)
+    steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
+    scheduler, per_batch = build_scheduler(optimizer, config, steps_per_epoch)
+    augmentation = Augmentation() if config.augment else None
+    exposure = Exposure.for_config(config)
+    return Loop(
+        model,
+        train_split,
+        test_split,
+        config.batch_size,
+        generator,
+        optimizer,
+        scheduler,
+        per_batch,
+        augmentation,
+        exposure,
+        use_bf16(config),
+    )
+
+
 def train(
-    config: TrainConfig,
-    data_root: str | os.PathLike[str] | None = None,
-    run: TrainingRun | None = None,
-) -> Iterator[StepEvent | EpochEvent]:
-    """Train ``run.model`` (a fresh SmallCNN if None) and yield progress events."""
-    run = run or TrainingRun(config, data_root)
+    config: TrainConfig, model: SmallCNN, data_root: DataRoot = None, stop: Event | None = None
+) -> Events:
+    """Train ``model`` in place and yield progress events; it ends in eval mode however the loop
+    ends. ``stop`` (set from any thread) ends the loop before its next step.
+
+    Dropout draws from torch's global generator: seed it first, as :func:`starting_model` does
+    (and :class:`TrainingRun` with it), for a run that repeats.
+    """
     if resolve_device(config.device).type != "cpu":
         if config.outlier_exposure or config.coarse_scans:
             # The device engine has its own step, which does not mix in outliers yet.
@@ -194,108 +270,27 @@ def train(
             )
         from mnist_demo.engine import train_on_device  # It builds on this module.
 
-        yield from train_on_device(config, data_root, run)
+        yield from train_on_device(config, model, data_root, stop)
         return
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    spec = dataset_spec(config.dataset)
-    train_split = load_split(spec.name, train=True, root=data_root).subset(config.subset)
-    test_split = load_split(spec.name, train=False, root=data_root).subset(config.test_subset)
-
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    if run.model is None:
-        run.model = SmallCNN(
-            ModelConfig(batch_norm=config.batch_norm, num_classes=len(spec.class_names))
-        )
-    model = run.model
-    # channels_last makes CPU max-pooling and convolutions much faster (pytorch#51393).
-    model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, config)
-    steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
-    scheduler, per_batch = build_scheduler(optimizer, config, steps_per_epoch)
-    augmentation = Augmentation() if config.augment else None
-    exposure = Exposure.for_config(config)
-    bf16 = use_bf16(config)
-    total_steps = config.epochs * steps_per_epoch
-    step = 0
-    started = time.perf_counter()
+    loop = set_up(config, model, data_root)
+    meter = Meter(config.epochs, loop.steps_per_epoch, config.log_every, config.learning_rate)
     try:
         for epoch in range(1, config.epochs + 1):
             model.train()
-            epoch_loss = torch.zeros(())
-            epoch_correct = torch.zeros((), dtype=torch.int64)
-            window_loss, window_correct, window_samples = (
-                torch.zeros(()),
-                torch.zeros((), dtype=torch.int64),
-                0,
-            )
-            window_started = time.perf_counter()
-            for indices in batch_indices(len(train_split), config.batch_size, True, generator):
-                if run._stop.is_set():
-                    run.stopped = True
+            sums = Sums()
+            meter.new_window()
+            for images, labels in loop.batches():
+                if stop is not None and stop.is_set():
                     return
-                images, labels = train_split.images[indices], train_split.labels[indices]
-                if augmentation:
-                    images = augment_batch(images, spec, generator, augmentation)
-                if exposure:
-                    images, _ = exposure.mix(images, generator)
-                images = images.contiguous(memory_format=torch.channels_last)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    logits = model(images)
-                if exposure:
-                    logits, loss = exposure.split(logits.float(), labels)
-                else:
-                    loss = F.cross_entropy(logits.float(), labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if per_batch:
-                    scheduler.step()
-                step += 1
-                batch_loss = loss.detach() * len(labels)
-                batch_correct = (logits.detach().argmax(1) == labels).sum()
-                epoch_loss += batch_loss
-                epoch_correct += batch_correct
-                window_loss += batch_loss
-                window_correct += batch_correct
-                window_samples += len(labels)
-                if step % config.log_every == 0 or step % steps_per_epoch == 0:
-                    mean_loss = window_loss.item() / window_samples
-                    if not math.isfinite(mean_loss) or mean_loss > DIVERGED_LOSS:
-                        raise TrainingDiverged(
-                            f"the loss reached {mean_loss:.3g} at step {step}: the learning rate "
-                            f"({config.learning_rate:g}) is probably too high"
-                        )
-                    now = time.perf_counter()
-                    yield StepEvent(
-                        epoch=epoch,
-                        step=step,
-                        total_steps=total_steps,
-                        train_loss=mean_loss,
-                        train_accuracy=window_correct.item() / window_samples,
-                        samples_per_second=window_samples / max(now - window_started, 1e-9),
-                        elapsed_seconds=now - started,
-                    )
-                    window_loss.zero_(), window_correct.zero_()
-                    window_samples, window_started = 0, time.perf_counter()
-            if scheduler is not None and not per_batch:
-                scheduler.step()
-            result = evaluate(model, test_split)
-            yield EpochEvent(
-                epoch=epoch,
-                step=step,
-                total_steps=total_steps,
-                train_loss=epoch_loss.item() / len(train_split),
-                train_accuracy=epoch_correct.item() / len(train_split),
-                test_loss=result.loss,
-                test_accuracy=result.accuracy,
-                elapsed_seconds=time.perf_counter() - started,
-            )
+                logits, loss = loop.step(images, labels)
+                sums.add(logits, loss, labels)
+                if meter.count(len(labels)):
+                    yield meter.step_event(epoch, *sums.window())
+                    sums.new_window()
+                    meter.new_window()
+            loop.end_epoch()
+            test = evaluate(model, loop.test_split)
+            yield meter.epoch_event(epoch, *sums.epoch(), len(loop.train_split), test)
     finally:
         # Whether finished, stopped or closed, the caller gets a model ready for inference.
         model.eval()
-
-
-def config_dict(config: TrainConfig) -> dict:
-    return asdict(config)

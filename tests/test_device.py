@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from mnist_demo import device as device_module
-from mnist_demo.device import DEVICE_ENV, DeviceUnavailable, device_from_env, resolve_device
+from mnist_demo.device import DeviceUnavailable, device_from_env, resolve_device
+from mnist_demo.settings import DEVICE
 from mnist_demo.train import TrainConfig, TrainingRun
 from mnist_demo.ui.retrain import fit_to_budget
 from mnist_demo.ui.trainer import Budget
@@ -93,15 +94,15 @@ def test_train_config_refuses_an_unknown_device():
 
 
 def test_the_app_reads_its_device_from_the_environment(monkeypatch):
-    monkeypatch.setenv(DEVICE_ENV, "cpu")
+    monkeypatch.setenv(DEVICE.name, "cpu")
     assert device_from_env() == torch.device("cpu")
     assert Budget.from_env().device == "cpu"
-    monkeypatch.delenv(DEVICE_ENV)
+    monkeypatch.delenv(DEVICE.name)
     assert Budget.from_env().device == resolve_device("auto").type
 
 
 def test_a_bad_app_device_names_the_variable(monkeypatch):
-    monkeypatch.setenv(DEVICE_ENV, "gpu")
+    monkeypatch.setenv(DEVICE.name, "gpu")
     with pytest.raises(ValueError, match=r"\$MNIST_DEMO_DEVICE='gpu'"):
         Budget.from_env()
 

@@ -50,8 +50,8 @@ def assert_same_numbers(ours, reference) -> None:
 def test_engine_on_the_cpu_matches_the_cpu_loop_step_for_step(options):
     config = TrainConfig(**SMALL, **options)
     reference_run, engine_run = TrainingRun(config), TrainingRun(config)
-    reference = numbers(train(config, run=reference_run))
-    ours = numbers(train_on_device(config, run=engine_run))
+    reference = numbers(reference_run.events(train))
+    ours = numbers(engine_run.events(train_on_device))
     assert_same_numbers(ours, reference)
     # The last, smaller batch was trained on: every step of both epochs is there.
     assert ours[-1][2] == 2 * 16
@@ -63,7 +63,7 @@ def test_engine_on_the_cpu_matches_the_cpu_loop_step_for_step(options):
 
 def test_engine_yields_the_events_the_charts_expect_and_learns():
     run = TrainingRun(TrainConfig(**SMALL))
-    events = list(train_on_device(run.config, run=run))
+    events = list(run.events(train_on_device))
     steps = [event for event in events if isinstance(event, StepEvent)]
     epochs = [event for event in events if isinstance(event, EpochEvent)]
     # Every log_every steps and at each epoch's end, then the epoch's evaluation.
@@ -77,7 +77,7 @@ def test_engine_yields_the_events_the_charts_expect_and_learns():
 def test_a_stopped_engine_run_leaves_a_cpu_model_in_eval_mode():
     run = TrainingRun(TrainConfig(**SMALL))
     events = []
-    for event in train_on_device(run.config, run=run):
+    for event in run.events(train_on_device):
         events.append(event)
         if event.step >= 8:
             run.stop()

@@ -29,8 +29,9 @@ from PIL import Image
 from mnist_demo import checkpoint, inference
 from mnist_demo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sidecar_path
 from mnist_demo.cli import main
-from mnist_demo.config import WEIGHTS_ENV, shipped_weights_path
+from mnist_demo.config import shipped_weights_path
 from mnist_demo.model import ModelConfig, SmallCNN
+from mnist_demo.settings import WEIGHTS
 from mnist_demo.templates import template_drawing
 from mnist_demo.train import TrainConfig, TrainingDiverged
 from mnist_demo.ui.retrain import train_for_visitor
@@ -109,7 +110,7 @@ def bad_weights_dir(tmp_path, monkeypatch, request):
     folder.mkdir()
     write, _ = BAD_WEIGHTS[request.param]
     write(folder / "mnist_cnn.pth")
-    monkeypatch.setenv(WEIGHTS_ENV, str(folder))
+    monkeypatch.setenv(WEIGHTS.name, str(folder))
     monkeypatch.setattr(inference, "_shipped", {})  # As in a freshly started process.
     return folder / "mnist_cnn.pth"
 
@@ -144,7 +145,7 @@ def test_bad_shipped_weights_give_an_error_naming_the_file_everywhere(
     assert hint.startswith("⚠️") and named in hint
 
     # Repairing the folder is enough: the failed load was not cached.
-    monkeypatch.delenv(WEIGHTS_ENV)
+    monkeypatch.delenv(WEIGHTS.name)
     assert max(inference.predict(drawing).items(), key=lambda item: item[1])[0] == "3"
 
 
@@ -374,7 +375,7 @@ def test_app_py_refuses_to_start_on_broken_weights_and_names_the_file(tmp_path):
     result = subprocess.run(
         [sys.executable, "app.py"],
         cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, WEIGHTS_ENV: str(folder), "GRADIO_SERVER_PORT": "1"},
+        env={**os.environ, WEIGHTS.name: str(folder), "GRADIO_SERVER_PORT": "1"},
         capture_output=True,
         text=True,
         timeout=120,

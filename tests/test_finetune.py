@@ -1,6 +1,7 @@
 """Teaching the shipped model a learner's handwriting, on real MNIST with the real weights."""
 
 import hashlib
+import threading
 
 import numpy as np
 import pytest
@@ -114,14 +115,20 @@ def test_finetuning_leaves_global_state_as_it_found_it(quick, shipped_model):
     assert result.model is not shipped_model
 
 
-def test_should_stop_ends_the_steps_early(quick):
-    asked = []
+class StopAfterTwoChecks(threading.Event):
+    """A stop request that is set from the third check on (the loop checks before each step)."""
 
-    def stop_after_two() -> bool:
-        asked.append(True)
-        return len(asked) > 2
+    def __init__(self) -> None:
+        super().__init__()
+        self.checks = 0
 
-    result = quick(steps=10, should_stop=stop_after_two)
+    def is_set(self) -> bool:
+        self.checks += 1
+        return self.checks > 2
+
+
+def test_stop_ends_the_steps_early(quick):
+    result = quick(steps=10, stop=StopAfterTwoChecks())
     assert result.steps == 2
     assert not result.model.training
 

@@ -20,8 +20,8 @@ from mnist_demo.checkpoint import load_checkpoint
 from mnist_demo.config import shipped_weights_path
 from mnist_demo.inference import Predictor
 from mnist_demo.model import SmallCNN
+from mnist_demo.settings import MAX_SESSIONS, SESSION_TTL
 from mnist_demo.train import TrainConfig, TrainingRun
-from mnist_demo.ui import session as session_module
 from mnist_demo.ui.retrain import train_for_visitor
 from mnist_demo.ui.session import KEPT, Session
 from mnist_demo.ui.trainer import SLOT, Budget, TrainerBusy, TrainerSlot
@@ -226,11 +226,11 @@ def test_export_keeps_the_model_that_it_writes():
 def test_the_app_closes_a_session_when_gradio_drops_it():
     import gradio as gr
 
-    from mnist_demo.ui.app import SESSION_TTL_ENV, build_demo
+    from mnist_demo.ui.app import build_demo
 
     demo = build_demo(Budget(max_epochs=1, max_seconds=10, threads=1))
     (state,) = [block for block in demo.blocks.values() if isinstance(block, gr.State)]
-    assert state.time_to_live == 3600, SESSION_TTL_ENV
+    assert state.time_to_live == 3600, SESSION_TTL.name
     session, model = kept_session()
     state.delete_callback(session)
     gc.collect()
@@ -238,7 +238,7 @@ def test_the_app_closes_a_session_when_gradio_drops_it():
 
 
 def test_stored_session_models_are_capped_oldest_first(monkeypatch):
-    monkeypatch.setenv(session_module.MAX_SESSIONS_ENV, "3")
+    monkeypatch.setenv(MAX_SESSIONS.name, "3")
     before = len(KEPT)
     sessions = [kept_session(seed) for seed in range(7)]
     gc.collect()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import gradio as gr
 from starlette.middleware import Middleware
 
+from mnist_demo import settings
 from mnist_demo.config import dataset_spec
 from mnist_demo.ui.draw_tab import (
     SELECT_BRUSH_JS,
@@ -28,12 +27,8 @@ from mnist_demo.ui.line import TrainerLine
 from mnist_demo.ui.presets import CONTROLS, parse_preset
 from mnist_demo.ui.retrain_tab import DATASET_CHOICES, build_retrain_tab
 from mnist_demo.ui.session import Session
-from mnist_demo.ui.trainer import Budget, env_number
+from mnist_demo.ui.trainer import Budget
 from mnist_demo.ui.verdict_api import add_classify_api
-
-QUEUE_SIZE_ENV = "MNIST_DEMO_QUEUE_SIZE"
-PREDICT_CONCURRENCY_ENV = "MNIST_DEMO_PREDICT_CONCURRENCY"
-SESSION_TTL_ENV = "MNIST_DEMO_SESSION_TTL"
 
 CSS = """
 #sketch canvas { touch-action: none; }  /* A finger draws instead of scrolling the page. */
@@ -83,8 +78,8 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
     """The whole app, built without launching it."""
     budget = budget or Budget.from_env()
     line = TrainerLine(capacity=budget.line_size)
-    ttl = env_number(SESSION_TTL_ENV, 3600)
-    predict_concurrency = env_number(PREDICT_CONCURRENCY_ENV, 4)
+    ttl = settings.SESSION_TTL.read()
+    predict_concurrency = settings.PREDICT_CONCURRENCY.read()
     # Uploaded canvases are cached per component and never evicted otherwise (see the notes):
     # sweep files older than an hour, every hour.
     with gr.Blocks(title="mnist-demo: draw a digit", delete_cache=(3600, 3600)) as demo:
@@ -193,7 +188,7 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
     # each group's limit once, on every event in it. Direct REST calls would skip the queue.
     # The trainer's group (Start, fine-tuning): everyone in its line is running for Gradio.
     settle_concurrency(demo, {"predict": predict_concurrency, "train": line.capacity + 1})
-    demo.queue(max_size=env_number(QUEUE_SIZE_ENV, 64), default_concurrency_limit=2, api_open=False)
+    demo.queue(max_size=settings.QUEUE_SIZE.read(), default_concurrency_limit=2, api_open=False)
     guard_components(demo, Limits.from_env())
     return demo
 
@@ -244,12 +239,12 @@ def launch_options() -> dict:
             "middleware": [Middleware(RequestGuard, limits=limits, ledger=ledger)],
             "lifespan": lifespan(ledger),
         },
-        "server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        "server_port": int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        "server_name": settings.SERVER_NAME.read(),
+        "server_port": settings.SERVER_PORT.read(),
         "max_file_size": "5mb",
         "enable_monitoring": False,
         "show_error": True,
         "css": CSS,
         # Each browser tab holds a session; keep at most this many in memory.
-        "state_session_capacity": env_number("MNIST_DEMO_MAX_SESSIONS", 200),
+        "state_session_capacity": settings.MAX_SESSIONS.read(),
     }

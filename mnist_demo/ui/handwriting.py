@@ -118,7 +118,7 @@ def finetune_session(session: Session, budget: Budget, slot: TrainerSlot = SLOT)
     config = {"fine_tuned_on_drawings": len(examples), "steps": result.steps}
     if session.trained is not None and session.use_trained:
         config["base"] = session.trained.train_config
-    session.keep_trained(result.model, dataset, metrics, config)
+    session.keep_trained(result.model, dataset, metrics, config, fine_tuned=True)
     session.use_trained = True
     status = (
         f"Fine-tuned on your {len(examples)} drawing(s) in {result.seconds:.1f} s "

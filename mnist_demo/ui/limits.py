@@ -1,13 +1,14 @@
 """What one anonymous client may make this server hold: the caps, each a setting a host may tune.
 
-No Gradio here: the numbers and their environment variables only (README "Security" lists them).
+No Gradio here: the numbers only; their environment variables and defaults are in
+:mod:`mnist_demo.settings` (README "Security" lists them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mnist_demo.ui.trainer import env_number
+from mnist_demo import settings
 
 MB = 1_000_000
 
@@ -15,32 +16,30 @@ MB = 1_000_000
 @dataclass(frozen=True)
 class Limits:
     # Any one request body (an upload, a canvas piece, a queued call): one 5 MB file and its form.
-    max_request_bytes: int = 6 * MB
+    max_request_bytes: int = settings.MAX_REQUEST_MB.default * MB
     # Uploaded files kept on disk, all visitors together: past either cap the oldest go.
-    upload_bytes: int = 200 * MB
-    upload_files: int = 2000
-    upload_age_seconds: float = 3600.0
+    upload_bytes: int = settings.UPLOAD_MB.default * MB
+    upload_files: int = settings.UPLOAD_FILES.default
+    upload_age_seconds: float = settings.UPLOAD_AGE.default
     # Canvas pieces a Sketchpad sends before its prediction (gradio's accept_blobs), in memory.
-    blob_entries: int = 64
-    blob_bytes: int = 16 * MB
-    blob_age_seconds: float = 120.0
+    blob_entries: int = settings.BLOB_ENTRIES.default
+    blob_bytes: int = settings.BLOB_MB.default * MB
+    blob_age_seconds: float = settings.BLOB_AGE.default
     # Queued or running calls one session may have at once.
-    events_per_session: int = 4
+    events_per_session: int = settings.EVENTS_PER_SESSION.default
     # A training whose results nobody has read for this long is stopped.
-    listener_timeout_seconds: float = 8.0
+    listener_timeout_seconds: float = settings.LISTENER_TIMEOUT.default
 
     @classmethod
     def from_env(cls) -> Limits:
         return cls(
-            max_request_bytes=env_number("MNIST_DEMO_MAX_REQUEST_MB", 6) * MB,
-            upload_bytes=env_number("MNIST_DEMO_UPLOAD_MB", 200) * MB,
-            upload_files=env_number("MNIST_DEMO_UPLOAD_FILES", cls.upload_files),
-            upload_age_seconds=env_number("MNIST_DEMO_UPLOAD_AGE", cls.upload_age_seconds, float),
-            blob_entries=env_number("MNIST_DEMO_BLOB_ENTRIES", cls.blob_entries),
-            blob_bytes=env_number("MNIST_DEMO_BLOB_MB", 16) * MB,
-            blob_age_seconds=env_number("MNIST_DEMO_BLOB_AGE", cls.blob_age_seconds, float),
-            events_per_session=env_number("MNIST_DEMO_EVENTS_PER_SESSION", cls.events_per_session),
-            listener_timeout_seconds=env_number(
-                "MNIST_DEMO_LISTENER_TIMEOUT", cls.listener_timeout_seconds, float
-            ),
+            max_request_bytes=settings.MAX_REQUEST_MB.read() * MB,
+            upload_bytes=settings.UPLOAD_MB.read() * MB,
+            upload_files=settings.UPLOAD_FILES.read(),
+            upload_age_seconds=settings.UPLOAD_AGE.read(),
+            blob_entries=settings.BLOB_ENTRIES.read(),
+            blob_bytes=settings.BLOB_MB.read() * MB,
+            blob_age_seconds=settings.BLOB_AGE.read(),
+            events_per_session=settings.EVENTS_PER_SESSION.read(),
+            listener_timeout_seconds=settings.LISTENER_TIMEOUT.read(),
         )

@@ -15,8 +15,7 @@ from mnist_demo.config import dataset_spec
 from mnist_demo.data import load_split
 from mnist_demo.evaluate import Evaluation, evaluate
 from mnist_demo.inference import Predictor
-from mnist_demo.model import ModelConfig, SmallCNN
-from mnist_demo.train import EpochEvent, StepEvent, TrainConfig, TrainingRun
+from mnist_demo.train import EpochEvent, StepEvent, TrainConfig, TrainingRun, starting_model
 from mnist_demo.ui.memory import release_freed_memory
 from mnist_demo.ui.session import Session
 from mnist_demo.ui.trainer import SLOT, Budget, TrainerSlot
@@ -72,12 +71,10 @@ def fit_to_budget(config: TrainConfig, budget: Budget) -> tuple[TrainConfig, str
 
 def untrained_evaluation(config: TrainConfig) -> Evaluation:
     """The test score of the network ``train`` will start from (built from the same seed)."""
-    spec = dataset_spec(config.dataset)
     if config.threads:
         torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)  # As train() does before building its model.
-    model = SmallCNN(ModelConfig(batch_norm=config.batch_norm, num_classes=len(spec.class_names)))
-    return evaluate(model, load_split(spec.name, train=False).subset(config.test_subset))
+    model = starting_model(config)  # As the run will build it.
+    return evaluate(model, load_split(config.dataset, train=False).subset(config.test_subset))
 
 
 def planned_images(config: TrainConfig) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mnist_demo import settings
 from mnist_demo.checkpoint import save_checkpoint
 from mnist_demo.config import dataset_spec
 from mnist_demo.inference import Predictor, shipped_predictor
@@ -23,10 +24,7 @@ from mnist_demo.ink import to_ink
 from mnist_demo.model import SmallCNN
 from mnist_demo.train import TrainingRun
 from mnist_demo.ui.downloads import DOWNLOADS
-from mnist_demo.ui.trainer import env_number
 
-MAX_SESSIONS_ENV = "MNIST_DEMO_MAX_SESSIONS"
-DOWNLOADS_ENV = "MNIST_DEMO_DOWNLOADS"
 # A session keeps its drawing as an ink map of at most this many pixels a side (1 MB): a 280 px
 # canvas as it is, a 7000 px upload max-pooled down (196 MB decoded would otherwise stay).
 KEPT_SIDE = 1024
@@ -41,6 +39,7 @@ class TrainedModel:
     metrics: dict[str, Any]
     train_config: dict[str, Any]
     predictor: Predictor
+    fine_tuned: bool = False  # On the visitor's own drawings, rather than retrained.
 
 
 @dataclass
@@ -86,21 +85,21 @@ class Session:
         if self.use_trained and self.trained is not None:
             accuracy = self.trained.metrics.get("test_accuracy")
             score = f", {accuracy:.2%} test accuracy" if accuracy is not None else ""
-            how = (
-                "fine-tuned"
-                if "fine_tuned_on_drawings" in self.trained.train_config
-                else "retrained"
-            )
+            how = "fine-tuned" if self.trained.fine_tuned else "retrained"
             return f"your {how} {dataset_spec(self.trained.dataset).title} model{score}"
         return f"the shipped {dataset_spec(self.dataset).title} model"
 
     def keep_trained(
-        self, model: SmallCNN, dataset: str, metrics: dict, train_config: dict
+        self,
+        model: SmallCNN,
+        dataset: str,
+        metrics: dict,
+        train_config: dict,
+        fine_tuned: bool = False,
     ) -> None:
-        self.trained = TrainedModel(
-            model, dataset, metrics, train_config, Predictor.from_model(model, dataset)
-        )
-        KEPT.add(self, env_number(MAX_SESSIONS_ENV, 200))
+        predictor = Predictor.from_model(model, dataset)
+        self.trained = TrainedModel(model, dataset, metrics, train_config, predictor, fine_tuned)
+        KEPT.add(self, settings.MAX_SESSIONS.read())
 
     def drop_trained(self) -> None:
         """Forget the retrained model (freeing it): predictions go back to the shipped model."""
@@ -120,7 +119,7 @@ class Session:
         if self.trained is None:
             raise ValueError("There is no retrained model to download yet.")
         self.remove_downloads()
-        self.download_dir = str(DOWNLOADS.new_folder(env_number(DOWNLOADS_ENV, 50)))
+        self.download_dir = str(DOWNLOADS.new_folder(settings.DOWNLOADS.read()))
         trained = self.trained
         stem = "mnist_cnn" if trained.dataset == "mnist" else f"{trained.dataset}_cnn"
         path = save_checkpoint(

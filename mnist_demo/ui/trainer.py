@@ -14,51 +14,34 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from mnist_demo import settings
 from mnist_demo.device import device_from_env
-
-MAX_EPOCHS_ENV = "MNIST_DEMO_MAX_EPOCHS"
-MAX_SECONDS_ENV = "MNIST_DEMO_MAX_TRAIN_SECONDS"
-THREADS_ENV = "MNIST_DEMO_TRAIN_THREADS"
-LINE_SIZE_ENV = "MNIST_DEMO_TRAIN_LINE"
 
 
 class TrainerBusy(RuntimeError):
     """Another visitor's training holds the trainer."""
 
 
-def env_number(name: str, default: float, cast=int):
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = cast(raw)
-    except ValueError:
-        raise ValueError(f"${name} should be a number, not {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"${name} should be positive, not {raw!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class Budget:
     """What one training run may use on this host, and how many may wait in line for it."""
 
-    max_epochs: int = 10
-    max_seconds: float = 600.0
+    max_epochs: int = settings.MAX_EPOCHS.default
+    max_seconds: float = settings.MAX_TRAIN_SECONDS.default
     threads: int = 1
     device: str = "cpu"  # Where Retrain, fine-tuning and Evaluate compute ($MNIST_DEMO_DEVICE).
-    line_size: int = 40
+    line_size: int = settings.TRAIN_LINE.default
 
     @classmethod
     def from_env(cls) -> Budget:
         # Leave a core for predictions: with 2 CPUs (a free Space) the trainer gets one.
         default_threads = max(1, (os.cpu_count() or 2) - 1)
         return cls(
-            max_epochs=env_number(MAX_EPOCHS_ENV, cls.max_epochs),
-            max_seconds=env_number(MAX_SECONDS_ENV, cls.max_seconds, float),
-            threads=env_number(THREADS_ENV, default_threads),
+            max_epochs=settings.MAX_EPOCHS.read(),
+            max_seconds=settings.MAX_TRAIN_SECONDS.read(),
+            threads=settings.TRAIN_THREADS.read(default_threads),
             device=device_from_env().type,
-            line_size=env_number(LINE_SIZE_ENV, cls.line_size),
+            line_size=settings.TRAIN_LINE.read(),
         )
 
 
