@@ -26,7 +26,7 @@ import torch
 
 from mnist_demo.checkpoint import load_checkpoint, update_sidecar
 from mnist_demo.config import MNIST, dataset_spec
-from mnist_demo.data import load_split, normalize
+from mnist_demo.data import denormalize, load_split, normalize
 from mnist_demo.drawings import CONVENTIONS, make_drawing
 from mnist_demo.outliers import non_digits
 from mnist_demo.preprocess import preprocess
@@ -48,7 +48,7 @@ def drawn(images: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor
     """MNIST images redrawn as canvases in every colour convention, then preprocessed."""
     tensors = []
     for position, (image, label) in enumerate(zip(images, labels, strict=True)):
-        pixels = (image[0] * MNIST.std + MNIST.mean).clamp(0, 1).numpy()
+        pixels = denormalize(image[0], MNIST).numpy()
         convention = CONVENTIONS[position % len(CONVENTIONS)]
         drawing = make_drawing(pixels, int(label), position, convention, seed)
         tensors.append(preprocess(drawing.image).tensor)
@@ -65,7 +65,7 @@ def validation_sets(dataset: str, count: int) -> tuple[torch.Tensor, torch.Tenso
     if spec.name == "mnist":
         return drawn(images, labels, VALIDATION_SEED), labels, outliers
     digits = load_split("mnist", train=True).images[VALIDATION_START : VALIDATION_START + count]
-    digits = normalize(digits * MNIST.std + MNIST.mean, spec)
+    digits = normalize(denormalize(digits, MNIST), spec)
     return images, labels, torch.cat([outliers, digits])
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from mnist_demo.config import MNIST
-from mnist_demo.data import load_split
+from mnist_demo.data import denormalize, load_split
 
 SIZES = (8, 16)
 
@@ -56,7 +56,7 @@ def iter_coarse_scans(count: int = 1000, seed: int = 0) -> Iterator[CoarseScan]:
     stride = len(split) // count
     for position in range(count):
         index = position * stride
-        pixels = (split.images[index, 0] * MNIST.std + MNIST.mean).clamp(0, 1).numpy()
+        pixels = denormalize(split.images[index, 0], MNIST).numpy()
         rng = np.random.default_rng([seed, index])
         size = SIZES[position % len(SIZES)]
         yield CoarseScan(coarse_scan(pixels, size, rng), int(split.labels[index]), size, index)

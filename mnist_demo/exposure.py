@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from mnist_demo.config import DatasetSpec, dataset_spec
-from mnist_demo.data import Augmentation, augment_batch, load_split, normalize
+from mnist_demo.data import Augmentation, augment_batch, denormalize, load_split, normalize
 from mnist_demo.outliers import non_digits
 
 # Outliers per in-distribution sample in a batch, and the weight of their loss. The paper's 0.5
@@ -39,7 +39,7 @@ def outlier_pool(dataset: str, size: int, seed: int) -> torch.Tensor:
     pool = non_digits(size, seed, "train", spec)
     if spec.name == "fashion":
         digits = load_split("mnist", train=True).images[: size // 2]
-        pixels = digits * dataset_spec("mnist").std + dataset_spec("mnist").mean
+        pixels = denormalize(digits, dataset_spec("mnist"))
         pool = torch.cat([pool, normalize(pixels, spec)])
     return pool
 
@@ -49,7 +49,7 @@ def coarse_scans(
 ) -> torch.Tensor:
     """The same digits as if scanned at 8..16 px, thresholded and blown up (some thickened)."""
     n = len(images)
-    pixels = (images * spec.std + spec.mean).clamp(0, 1)
+    pixels = denormalize(images, spec)
     # MNIST digits sit in the middle 20x20: that box is what gets scanned (as in the UCI set).
     box = pixels[..., 4:24, 4:24]
     size = COARSE_SIZES[int(torch.randint(len(COARSE_SIZES), (), generator=generator))]
