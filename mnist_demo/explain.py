@@ -29,7 +29,6 @@ from mnist_demo.analysis import (
 )
 from mnist_demo.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from mnist_demo.config import MNIST, DatasetSpec, dataset_spec, shipped_weights_path
-from mnist_demo.device import resolve_device
 from mnist_demo.inference import Predictor
 from mnist_demo.preprocess import preprocess
 
@@ -151,17 +150,3 @@ def load_source(args: argparse.Namespace) -> Checkpoint:
     if checkpoint.dataset != dataset_spec(args.dataset).name:
         raise CheckpointError(f"{path}: holds a {checkpoint.dataset} model, not {args.dataset}")
     return checkpoint
-
-
-def explain_command(args: argparse.Namespace) -> int:
-    """Write the views and print one line per file (errors reach cli.main as ValueError)."""
-    checkpoint = load_source(args)
-    checkpoint.model.to(resolve_device(args.device))
-    paths = explain_to_files(args.image, checkpoint, args.out, args.target)
-    evidence = "the predicted class" if args.target is None else f"class {args.target}"
-    for path in paths:
-        description = DESCRIPTIONS.get(path.name, "")
-        if path.name == "saliency.png":
-            description += f" for {evidence}"
-        print(f"{path}: {description}")
-    return 0

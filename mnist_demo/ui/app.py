@@ -26,7 +26,8 @@ from mnist_demo.ui.inside import build_inside_panels
 from mnist_demo.ui.limits import Limits
 from mnist_demo.ui.line import TrainerLine
 from mnist_demo.ui.presets import CONTROLS, parse_preset
-from mnist_demo.ui.retrain_tab import DATASET_CHOICES, build_retrain_tab
+from mnist_demo.ui.retrain_controls import DATASET_CHOICES
+from mnist_demo.ui.retrain_tab import build_retrain_tab
 from mnist_demo.ui.session import Session
 from mnist_demo.ui.trainer import Budget, env_number
 from mnist_demo.ui.verdict_api import add_classify_api
