@@ -55,7 +55,8 @@ class Option:
         if self.at_least is not None and not value >= self.at_least:
             raise ValueError(f"{name} must be at least {self.at_least}")
         if self.above is not None and not value > self.above:
-            raise ValueError(f"{name} must be positive" if self.above == 0 else f"{name} too low")
+            above = "positive" if self.above == 0 else f"above {self.above}"
+            raise ValueError(f"{name} must be {above}")
 
 
 def option(default: Any, help: str, **details: Any) -> Any:
@@ -132,7 +133,7 @@ class TrainConfig:
     # the CPU computes bf16 natively (AVX512-BF16 or AMX), where it is ~1.5x faster per step.
     bf16: bool | None = option(
         None, "forward-pass precision; auto uses bf16 where the CPU has it natively",
-        kind=str, flag="--precision", words={"auto": None, "bf16": True, "fp32": False},
+        kind=bool, flag="--precision", words={"auto": None, "bf16": True, "fp32": False},
     )  # fmt: skip
     log_every: int = option(20, "batches between progress events", at_least=1)
     # Where to train: a GPU runs mnist_demo.engine, the data resident on it; cuda_graph=None
