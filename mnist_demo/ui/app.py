@@ -8,6 +8,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from mnist_demo.config import dataset_spec
+from mnist_demo.options import CONTROLS
 from mnist_demo.ui.draw_tab import (
     SELECT_BRUSH_JS,
     Follower,
@@ -25,7 +26,7 @@ from mnist_demo.ui.handwriting import build_handwriting_panel, finetune_in_line,
 from mnist_demo.ui.inside import build_inside_panels
 from mnist_demo.ui.limits import Limits
 from mnist_demo.ui.line import TrainerLine
-from mnist_demo.ui.presets import CONTROLS, parse_preset
+from mnist_demo.ui.presets import parse_preset
 from mnist_demo.ui.retrain_controls import DATASET_CHOICES
 from mnist_demo.ui.retrain_tab import build_retrain_tab
 from mnist_demo.ui.session import Session
