@@ -29,7 +29,6 @@ from mnist_demo.analysis import (
 )
 from mnist_demo.checkpoint import Checkpoint, load_checkpoint
 from mnist_demo.config import MNIST, DatasetSpec, dataset_spec
-from mnist_demo.device import resolve_device
 from mnist_demo.inference import Predictor, load_shipped_checkpoint
 from mnist_demo.pictures import INPUT_SCALE, enlarge, new_figure, save_figure
 from mnist_demo.preprocess import preprocess
@@ -138,17 +137,3 @@ DESCRIPTIONS = {
 def load_source(args: argparse.Namespace) -> Checkpoint:
     """The checkpoint named by --weights, else the shipped weights for --dataset."""
     return load_checkpoint(args.weights) if args.weights else load_shipped_checkpoint(args.dataset)
-
-
-def explain_command(args: argparse.Namespace) -> int:
-    """Write the views and print one line per file (errors reach cli.main as ValueError)."""
-    checkpoint = load_source(args)
-    checkpoint.model.to(resolve_device(args.device))
-    paths = explain_to_files(args.image, checkpoint, args.out, args.target)
-    evidence = "the predicted class" if args.target is None else f"class {args.target}"
-    for path in paths:
-        description = DESCRIPTIONS.get(path.name, "")
-        if path.name == "saliency.png":
-            description += f" for {evidence}"
-        print(f"{path}: {description}")
-    return 0

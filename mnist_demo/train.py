@@ -20,70 +20,17 @@ import torch.nn.functional as F
 
 from mnist_demo.config import dataset_spec
 from mnist_demo.data import Augmentation, Split, augment_batch, batch_indices, load_split
-from mnist_demo.device import check_choice, resolve_device
+from mnist_demo.device import resolve_device
 from mnist_demo.evaluate import evaluate
 from mnist_demo.exposure import Exposure
 from mnist_demo.model import ModelConfig, SmallCNN
+from mnist_demo.options import TrainConfig
 from mnist_demo.progress import EpochEvent, Events, Meter, StepEvent, Sums, TrainingDiverged
 
 __all__ = ["EpochEvent", "StepEvent", "TrainConfig", "TrainingDiverged", "TrainingRun", "train"]
 
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("none", "steplr", "onecycle")
 # A dataset folder; None leaves the choice to mnist_demo.config.data_dir.
 DataRoot = str | os.PathLike[str] | None
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides a training run. The defaults are the lesson's."""
-
-    dataset: str = "mnist"
-    epochs: int = 5
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    optimizer: str = "adam"
-    momentum: float = 0.9
-    batch_norm: bool = False
-    schedule: str = "none"
-    step_size: int = 2  # StepLR: epochs between decays.
-    gamma: float = 0.5  # StepLR: factor applied at each decay.
-    subset: int | None = None  # Train on the first N training images only.
-    test_subset: int | None = None  # Evaluate on the first N test images only.
-    augment: bool = False
-    # Teach it to say "not a digit" and to read coarse scans: see mnist_demo/exposure.py.
-    outlier_exposure: bool = False
-    coarse_scans: bool = False
-    seed: int = 0
-    threads: int | None = None  # None leaves torch's thread setting alone.
-    # bfloat16 autocast for the forward pass (weights and optimiser stay float32). None: on where
-    # the CPU computes bf16 natively (AVX512-BF16 or AMX), where it is ~1.5x faster per step.
-    bf16: bool | None = None
-    log_every: int = 20  # Batches between progress events.
-    # Where to train ("auto", "cpu", "cuda", "mps"): a GPU runs mnist_demo.engine, the data
-    # resident on it; cuda_graph=None there means capture the step in a CUDA graph on CUDA.
-    device: str = "cpu"
-    cuda_graph: bool | None = None
-
-    def __post_init__(self) -> None:
-        self.dataset = dataset_spec(self.dataset).name
-        self.optimizer = self.optimizer.lower()
-        self.schedule = self.schedule.lower()
-        checks = [
-            (self.epochs >= 1, "epochs must be at least 1"),
-            (self.batch_size >= 1, "batch_size must be at least 1"),
-            (self.learning_rate > 0, "learning_rate must be positive"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}"),
-            (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
-            (self.subset is None or self.subset >= 1, "subset must be at least 1"),
-            (self.test_subset is None or self.test_subset >= 1, "test_subset must be at least 1"),
-            (self.threads is None or self.threads >= 1, "threads must be at least 1"),
-            (self.log_every >= 1, "log_every must be at least 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-        self.device = check_choice(self.device)
 
 
 @dataclass

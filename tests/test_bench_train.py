@@ -8,8 +8,8 @@ import pytest
 
 from mnist_demo.bench_train import TimedRun, timed_run
 from mnist_demo.cli import build_parser
-from mnist_demo.commands import train_config_from_args
-from mnist_demo.recipes import RECIPES
+from mnist_demo.cli.train import train_config_from_args
+from mnist_demo.options import PRESETS
 from mnist_demo.train import TrainConfig
 
 
@@ -47,24 +47,26 @@ def test_without_a_preset_training_is_the_lessons():
         lesson.learning_rate,
         lesson.schedule,
     )
-    assert RECIPES["lesson"] == {
+    assert PRESETS["lesson"].values == {
         "epochs": 5,
+        "subset": 60_000,
         "batch_size": 128,
         "learning_rate": 1e-3,
+        "optimizer": "adam",
         "schedule": "none",
     }
 
 
 def test_the_fast_preset_sets_its_recipe_and_explicit_flags_win():
     fast = parsed("--preset", "fast")
-    assert {name: getattr(fast, name) for name in RECIPES["fast"]} == RECIPES["fast"]
+    assert {name: getattr(fast, name) for name in PRESETS["fast"].values} == PRESETS["fast"].values
     mixed = parsed("--preset", "fast", "--epochs", "1", "--schedule", "steplr")
     assert (mixed.epochs, mixed.schedule) == (1, "steplr")
-    assert mixed.batch_size == RECIPES["fast"]["batch_size"]
+    assert mixed.batch_size == PRESETS["fast"].values["batch_size"]
 
 
 @pytest.mark.slow
 def test_the_fast_preset_reaches_99_percent():
     # The README's claim for --preset fast, on the real training and test sets.
-    timed = timed_run(TrainConfig(**RECIPES["fast"], threads=2), None)
+    timed = timed_run(TrainConfig(**PRESETS["fast"].values, threads=2), None)
     assert timed.test_accuracy[-1] >= 0.99

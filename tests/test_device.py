@@ -115,7 +115,7 @@ def test_retrain_runs_on_the_hosts_device():
 
 def test_the_cli_device_flag_reaches_the_training_config():
     from mnist_demo.cli import build_parser
-    from mnist_demo.commands import train_config_from_args
+    from mnist_demo.cli.train import train_config_from_args
 
     args = build_parser().parse_args(["train", "--device", "cpu", "--no-cuda-graph"])
     config = train_config_from_args(args)

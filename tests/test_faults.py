@@ -300,6 +300,7 @@ def test_diverging_run_is_reported_publishes_nothing_and_frees_the_trainer(sessi
 
 
 def test_the_retrain_tab_reports_divergence_in_its_status(session_with_model):
+    from mnist_demo.options import CONTROLS
     from mnist_demo.ui.line import TrainerLine
     from mnist_demo.ui.retrain_tab import start_training
     from mnist_demo.ui.trainer import SLOT
@@ -307,8 +308,9 @@ def test_the_retrain_tab_reports_divergence_in_its_status(session_with_model):
     session, before = session_with_model
 
     async def run_tab():
+        settings = ("mnist", 1, 1e6, 64, "sgd", False, "none", 512, False, 0, False)
         updates = start_training(
-            "mnist", 1, 1e6, 64, "sgd", False, "none", 512, False, 0, False,
+            dict(zip(CONTROLS, settings, strict=True)),
             session, budget=Budget(threads=1), line=TrainerLine(slot=SLOT),
             progress=lambda *args, **kwargs: None,
         )  # fmt: skip

@@ -107,9 +107,9 @@ def test_a_named_preset_sets_its_settings_and_the_links_own_values_win():
 
 @pytest.mark.slow
 def test_the_quick_preset_reaches_97_percent_on_the_test_set():
+    from mnist_demo.options import PRESETS
     from mnist_demo.train import TrainConfig, TrainingRun
-    from mnist_demo.ui.presets import PRESETS
 
-    run = TrainingRun(TrainConfig(**PRESETS["quick"], threads=1))
+    run = TrainingRun(TrainConfig(**PRESETS["quick"].values, threads=1))
     final = list(run)[-1]
     assert final.test_accuracy >= 0.97, final

@@ -7,6 +7,7 @@ from starlette.middleware import Middleware
 
 from mnist_demo import settings
 from mnist_demo.config import dataset_spec
+from mnist_demo.options import CONTROLS
 from mnist_demo.ui.draw_tab import (
     SELECT_BRUSH_JS,
     Follower,
@@ -24,8 +25,9 @@ from mnist_demo.ui.handwriting import build_handwriting_panel, finetune_in_line,
 from mnist_demo.ui.inside import build_inside_panels
 from mnist_demo.ui.limits import Limits
 from mnist_demo.ui.line import TrainerLine
-from mnist_demo.ui.presets import CONTROLS, parse_preset
-from mnist_demo.ui.retrain_tab import DATASET_CHOICES, build_retrain_tab
+from mnist_demo.ui.presets import parse_preset
+from mnist_demo.ui.retrain_controls import DATASET_CHOICES
+from mnist_demo.ui.retrain_tab import build_retrain_tab
 from mnist_demo.ui.session import Session
 from mnist_demo.ui.trainer import Budget
 from mnist_demo.ui.verdict_api import add_classify_api

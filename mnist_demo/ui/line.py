@@ -30,11 +30,15 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
-class LineFull(RuntimeError):
+class NoTurn(RuntimeError):
+    """This request gets no turn at the trainer; the message tells the visitor why."""
+
+
+class LineFull(NoTurn):
     """The line is at the host's cap; the message says roughly when to try again."""
 
 
-class AlreadyInLine(RuntimeError):
+class AlreadyInLine(NoTurn):
     """This visitor already has a place (one place per session)."""
 
 
@@ -168,7 +172,7 @@ def format_wait(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
-class LeftLine(RuntimeError):
+class LeftLine(NoTurn):
     """The visitor pressed Stop while waiting."""
 
 

@@ -13,61 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from mnist_demo.config import DATASETS
-from mnist_demo.train import OPTIMIZERS, SCHEDULES
+from mnist_demo.options import BUTTON_PRESETS, CONTROLS, OPTIONS, PRESETS, Option
 from mnist_demo.ui.trainer import Budget
 
-# The Retrain tab's controls, in the order its Start button passes them, with their URL names.
-CONTROLS = (
-    "dataset",
-    "epochs",
-    "learning_rate",
-    "batch_size",
-    "optimizer",
-    "batch_norm",
-    "schedule",
-    "subset",
-    "augment",
-    "seed",
-    "outlier_exposure",
-)
-URL_NAMES = {
-    "dataset": "dataset",
-    "epochs": "epochs",
-    "learning_rate": "lr",
-    "batch_size": "batch",
-    "optimizer": "optimizer",
-    "batch_norm": "bn",
-    "schedule": "schedule",
-    "subset": "subset",
-    "augment": "augment",
-    "seed": "seed",
-    "outlier_exposure": "not_a_digit",
-}
-# Named starting points for a class, by link (``?preset=quick``) or by button. A link's own
-# settings override its preset's. Costs measured on the 2-core CI machine with the one thread
-# a 2-CPU host gives the trainer (README, "Teaching with it").
-PRESETS: dict[str, dict[str, Any]] = {
-    # Over 97% test accuracy in about 7 s on one thread of the 2-core CI machine (4.8 s on two):
-    # thirty students train in turn in a few minutes.
-    "quick": {
-        "epochs": 1,
-        "subset": 15000,
-        "batch_size": 64,
-        "learning_rate": 0.003,
-        "optimizer": "adam",
-        "schedule": "onecycle",
-    },
-    # The lesson exactly: 5 epochs of Adam at 1e-3, batch 128, all 60,000 images (about 36 s).
-    "lesson": {
-        "epochs": 5,
-        "subset": 60000,
-        "batch_size": 128,
-        "learning_rate": 0.001,
-        "optimizer": "adam",
-        "schedule": "none",
-    },
-}
+# The names a link uses for the Retrain tab's controls (the options table's link names).
+URL_NAMES = {control: OPTIONS[control].link for control in CONTROLS}
 TABS = ("draw", "inside", "evaluate", "retrain")
 HIDEABLE = ("advanced",)
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -103,47 +53,40 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def choice(options) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        value = text.strip().lower()
-        if value not in options:
-            raise ValueError(f"use one of {', '.join(options)}")
+def choice(options: tuple, kind: type = str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text.strip().lower())
+        if value not in options:  # Also refuses nan and inf.
+            raise ValueError(f"use one of {', '.join(map(str, options))}")
         return value
 
     return parse
 
 
-def learning_rate(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 1:  # Also refuses nan and inf.
-        raise ValueError("use a number above 0 and at most 1")
-    return value
+def parser(option: Option, budget: Budget) -> Callable[[str], Any]:
+    """How a link's text becomes this option's value: what the Retrain control offers."""
+    if option.kind is bool:
+        return flag
+    if option.span:
+        low, high = option.span
+        return whole_number(low, budget.max_epochs if high is None else high)
+    return choice(option.offered or option.choices, option.kind)
 
 
 def parsers(budget: Budget) -> dict[str, Callable[[str], Any]]:
-    return {
-        "dataset": choice(tuple(DATASETS)),
-        "epochs": whole_number(1, budget.max_epochs),
-        "learning_rate": learning_rate,
-        "batch_size": whole_number(8, 1024),
-        "optimizer": choice(tuple(OPTIMIZERS)),
-        "batch_norm": flag,
-        "schedule": choice(tuple(SCHEDULES)),
-        "subset": whole_number(1000, 60000),
-        "augment": flag,
-        "seed": whole_number(0, 2**31 - 1),
-        "outlier_exposure": flag,
-    }
+    return {control: parser(OPTIONS[control], budget) for control in CONTROLS}
 
 
 def parse_preset(query: Mapping[str, str], budget: Budget) -> Preset:
     """Read a page's query parameters; unknown names are ignored, bad values reported."""
     preset = Preset()
     if name := query.get("preset"):
-        if name in PRESETS:
+        if name in BUTTON_PRESETS:
             preset.values.update(preset_values(name, budget))
         else:
-            preset.problems.append(f"preset={name!r} ignored (use one of {', '.join(PRESETS)})")
+            preset.problems.append(
+                f"preset={name!r} ignored (use one of {', '.join(BUTTON_PRESETS)})"
+            )
     for control, parse in parsers(budget).items():
         raw = query.get(URL_NAMES[control])
         if raw is None or raw == "":
@@ -168,7 +111,7 @@ def parse_preset(query: Mapping[str, str], budget: Budget) -> Preset:
 
 def preset_values(name: str, budget: Budget) -> dict[str, Any]:
     """A named preset's settings, its epochs cut to what this host allows."""
-    values = dict(PRESETS[name])
+    values = dict(PRESETS[name].values)
     values["epochs"] = min(values["epochs"], budget.max_epochs)
     return values
 

@@ -60,8 +60,7 @@ def fit_to_budget(config: TrainConfig, budget: Budget) -> tuple[TrainConfig, str
     if epochs > budget.max_epochs:
         epochs = budget.max_epochs
         note = f"This server allows at most {budget.max_epochs} epochs per run. "
-    size = config.subset or 60_000
-    steps_per_epoch = math.ceil(size / config.batch_size)
+    steps_per_epoch = math.ceil(config.images_per_epoch / config.batch_size)
     log_every = max(1, steps_per_epoch // EVENTS_PER_EPOCH)
     fitted = dataclasses.replace(
         config, epochs=epochs, threads=budget.threads, log_every=log_every, device=budget.device
@@ -79,7 +78,7 @@ def untrained_evaluation(config: TrainConfig) -> Evaluation:
 
 def planned_images(config: TrainConfig) -> int:
     """How many training images the run will go through: what its duration scales with."""
-    return config.epochs * min(config.subset or 60_000, 60_000)
+    return config.epochs * config.images_per_epoch
 
 
 def watch_drawing(run: TrainingRun, dataset: str, drawing) -> dict[str, float] | None:
@@ -133,7 +132,7 @@ def run_in_slot(
     session.active_run = run
     charts = Charts()
     started = time.monotonic()
-    steps_per_epoch = math.ceil(min(config.subset or 60_000, 60_000) / config.batch_size)
+    steps_per_epoch = math.ceil(config.images_per_epoch / config.batch_size)
     yield Update(f"{note}Loading {dataset_spec(config.dataset).title}…", 0.0, charts)
     # Where the test curve starts: the untrained network, at chance. It also puts both series
     # in the charts' first picture, which fixes their legend (see retrain_tab.chart).

@@ -4,34 +4,25 @@ re-classified as the network learns."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from mnist_demo.config import DATASETS
-from mnist_demo.train import OPTIMIZERS, SCHEDULES, TrainConfig, TrainingDiverged
+from mnist_demo.options import BUTTON_PRESETS, CONTROLS, PRESETS, config_from_values
+from mnist_demo.train import TrainingDiverged
 from mnist_demo.ui.guard_sessions import ListenerWatch
 from mnist_demo.ui.limits import Limits
-from mnist_demo.ui.line import (
-    AlreadyInLine,
-    LeftLine,
-    LineFull,
-    TrainerLine,
-    iterate_in_thread,
-    wait_in_line,
-    waiting_status,
-)
-from mnist_demo.ui.presets import CONTROLS, PRESETS, preset_query, preset_values
+from mnist_demo.ui.line import NoTurn, TrainerLine, iterate_in_thread, wait_in_line, waiting_status
+from mnist_demo.ui.presets import preset_query, preset_values
 from mnist_demo.ui.retrain import fit_to_budget, planned_images, train_for_visitor
+from mnist_demo.ui.retrain_controls import control, with_control_parameters
 from mnist_demo.ui.session import Session
 from mnist_demo.ui.trainer import Budget, TrainerBusy
 
 logger = logging.getLogger(__name__)
-LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
-BATCH_SIZES = [32, 64, 128, 256, 512]
-PRESET_LABELS = {"quick": "⚡ Quick (about 7 s)", "lesson": "📘 The lesson (5 epochs)"}
-DATASET_CHOICES = [(spec.title, spec.name) for spec in DATASETS.values()]
 
 
 def frame(rows: list[dict]) -> pd.DataFrame | None:
@@ -42,39 +33,12 @@ def frame(rows: list[dict]) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=["epoch", "value", "series"])
 
 
-def strict_bool(value, name: str) -> bool:
-    """A checkbox value: True/False, or "true"/"false" from an API call ("false" is not True)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ValueError(f"{name} must be true or false, not {value!r}")
-
-
-def numbers_in_api(dropdown: gr.Dropdown) -> gr.Dropdown:
-    """Gradio 6.31 lists any Dropdown as strings in /gradio_api/info, then refuses "0.001" for
-    0.001: describe numeric choices as numbers, which is what the server accepts."""
-    choices = [value for _, value in dropdown.choices]
-    dropdown.api_info = lambda: {"type": "number", "enum": choices}
-    return dropdown
-
-
 def empty_charts() -> tuple[None, None]:
     return None, None
 
 
 async def start_training(
-    dataset,
-    epochs,
-    learning_rate,
-    batch_size,
-    optimizer,
-    batch_norm,
-    schedule,
-    subset,
-    augment,
-    seed,
-    outlier_exposure,
+    settings: Mapping[str, Any],
     session: Session,
     budget: Budget,
     line: TrainerLine,
@@ -82,24 +46,13 @@ async def start_training(
 ):
     """An async generator of (status, loss chart, accuracy chart, your digit, downloads).
 
-    Waits its turn in the trainer's line (telling the visitor their place and the wait), then
-    runs the training loop a step at a time in a worker thread.
+    ``settings`` holds the Retrain controls' values by name. Waits its turn in the trainer's
+    line (telling the visitor their place and the wait), then runs the training loop a step at
+    a time in a worker thread.
     """
     loss, accuracy = empty_charts()
     try:
-        config = TrainConfig(
-            dataset=dataset,
-            epochs=int(epochs),
-            learning_rate=float(learning_rate),
-            batch_size=int(batch_size),
-            optimizer=optimizer,
-            batch_norm=strict_bool(batch_norm, "batch_norm"),
-            schedule=schedule,
-            subset=int(subset) if subset else None,
-            augment=strict_bool(augment, "augment"),
-            seed=int(seed or 0),
-            outlier_exposure=strict_bool(outlier_exposure, "outlier_exposure"),
-        )
+        config = config_from_values(settings)
     except (TypeError, ValueError) as error:
         yield f"⚠️ {error}", loss, accuracy, None, None
         return
@@ -131,7 +84,7 @@ async def start_training(
                 # batch, so the trainer is free for the next in line within a second.
                 session.stop_training()
             line.finished(ticket, round(images * ticket.progress))
-    except (LineFull, AlreadyInLine, LeftLine) as error:
+    except NoTurn as error:
         yield f"⏳ {error}", loss, accuracy, None, None
     except TrainerBusy as error:
         gr.Warning(str(error))
@@ -186,43 +139,16 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
         with gr.Column(scale=1, min_width=260):
             with gr.Row():
                 preset_buttons = {
-                    name: gr.Button(label, size="sm", elem_id=f"preset-{name}")
-                    for name, label in PRESET_LABELS.items()
+                    name: gr.Button(PRESETS[name].button, size="sm", elem_id=f"preset-{name}")
+                    for name in BUTTON_PRESETS
                 }
-            # By presets.CONTROLS name; Start passes them in that order.
-            controls = {"dataset": gr.Radio(DATASET_CHOICES, value="mnist", label="Dataset")}
-            # A slider needs two ends; a host that allows one epoch still gets the budget's note.
-            controls["epochs"] = gr.Slider(
-                1,
-                max(2, budget.max_epochs),
-                value=min(5, budget.max_epochs),
-                step=1,
-                label="Epochs",
-            )
-            controls["learning_rate"] = numbers_in_api(
-                gr.Dropdown(LEARNING_RATES, value=0.001, label="Learning rate")
-            )
-            controls["batch_size"] = numbers_in_api(
-                gr.Dropdown(BATCH_SIZES, value=128, label="Batch size")
-            )
-            controls["optimizer"] = gr.Radio(list(OPTIMIZERS), value="adam", label="Optimizer")
-            controls["schedule"] = gr.Radio(
-                list(SCHEDULES), value="none", label="Learning-rate schedule"
-            )
+            basic = ("dataset", "epochs", "learning_rate", "batch_size", "optimizer", "schedule")
+            controls = {name: control(name, budget) for name in basic}
             with gr.Accordion("More settings", open=False, elem_id="advanced") as advanced:
-                controls["subset"] = gr.Slider(
-                    1000, 60000, value=60000, step=1000, label="Training images"
-                )
-                controls["batch_norm"] = gr.Checkbox(label="BatchNorm after each convolution")
-                controls["augment"] = gr.Checkbox(
-                    label="Augment (rotate, scale, shift, stroke width)"
-                )
-                controls["seed"] = gr.Number(0, precision=0, label="Seed (same seed, same run)")
-            controls["outlier_exposure"] = gr.Checkbox(
-                label='Teach it to say "not a digit" (also train on letters and scribbles)',
-                info="Train once with and once without, then draw the same letters to compare.",
-            )
-            controls = {name: controls[name] for name in CONTROLS}
+                for name in ("subset", "batch_norm", "augment", "seed"):
+                    controls[name] = control(name, budget)
+            controls["outlier_exposure"] = control("outlier_exposure", budget)
+            controls = {name: controls[name] for name in CONTROLS}  # Start passes them so.
             with gr.Row():
                 start = gr.Button("Start", variant="primary", elem_id="start")
                 stop = gr.Button("Stop", variant="stop", elem_id="stop")
@@ -256,29 +182,11 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
 
     listener_timeout = Limits.from_env().listener_timeout_seconds
 
-    # Named parameters, in CONTROLS order: Gradio injects gr.Request and gr.Progress only into
-    # positional parameters (not after *args), and the API schema shows these names.
-    async def run(
-        dataset,
-        epochs,
-        learning_rate,
-        batch_size,
-        optimizer,
-        batch_norm,
-        schedule,
-        subset,
-        augment,
-        seed,
-        outlier_exposure,
-        state: Session,
-        request: gr.Request,
-        progress=gr.Progress(),  # noqa: B008 (Gradio's own idiom)
-    ):
-        named = {name: value for name, value in locals().items() if name in CONTROLS}
+    async def run(*inputs):
+        *values, state, request, progress = inputs
         listener = ListenerWatch(request, listener_timeout)
-        updates = start_training(
-            **named, session=state, budget=budget, line=line, progress=progress
-        )
+        settings = dict(zip(CONTROLS, values, strict=True))
+        updates = start_training(settings, state, budget, line, progress)
         # Closing the generator leaves the line, or ends the run and frees the trainer.
         try:
             async for update in updates:
@@ -289,6 +197,7 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
         finally:
             await updates.aclose()
 
+    with_control_parameters(run)
     train_event = start.click(
         run,
         [*controls.values(), session],
@@ -314,10 +223,10 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
     for name, button in preset_buttons.items():
         button.click(
             lambda name=name: [
-                gr.update(value=preset_values(name, budget)[control])
-                if control in PRESETS[name]
+                gr.update(value=preset_values(name, budget)[setting])
+                if setting in PRESETS[name].values
                 else gr.update()
-                for control in CONTROLS
+                for setting in CONTROLS
             ],
             None,
             list(controls.values()),
@@ -329,7 +238,7 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
 
 @dataclass
 class RetrainTab:
-    controls: dict[str, gr.components.Component]  # by presets.CONTROLS name
+    controls: dict[str, gr.components.Component]  # by options.CONTROLS name
     advanced: gr.Accordion
     hide_advanced: gr.Checkbox
     use: gr.Button

@@ -5,11 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from mnist_demo.config import DATASETS
 from mnist_demo.inference import FileResult, Predictor, predict_files, shipped_predictor
 
 
-def predict_command(args: argparse.Namespace) -> int:
+def add_parser(commands) -> None:
+    parser = commands.add_parser("predict", help="classify image files")
+    parser.add_argument("images", nargs="+", type=Path, help="image files (PNG, JPEG, ...)")
+    parser.add_argument("--weights", type=Path, help="weights file (default: the shipped one)")
+    parser.add_argument("--dataset", default="mnist", choices=sorted(DATASETS), help="dataset")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per line")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
     """Print each file's top class and probabilities; exit code 2 if any file was unusable.
 
     With ``--weights`` the file's own dataset decides the class names, not ``--dataset``.
