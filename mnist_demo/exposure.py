@@ -84,7 +84,7 @@ class Exposure:
         if not (config.outlier_exposure or config.coarse_scans):
             return None
         spec = dataset_spec(config.dataset)
-        size = min(pool_size, max(1_000, (config.subset or 60_000) // 3))
+        size = min(pool_size, max(1_000, config.images_per_epoch // 3))
         pool = outlier_pool(spec.name, size, config.seed) if config.outlier_exposure else None
         return cls(spec, pool, config.coarse_scans, Augmentation())
 
