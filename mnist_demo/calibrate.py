@@ -8,8 +8,11 @@ Validation (thresholds are chosen here, never on the test set):
   DejaVu) with their own seed; for Fashion-MNIST also held-out MNIST training digits.
 
 ``sure`` is the highest top probability that still keeps :data:`KEEP_TARGET` of the validation
-digits the model reads right as "digit" (the misread ones are lost whatever the threshold);
-``unsure`` is the top probability that :data:`UNSURE_SHARE` of the validation digits fall below.
+digits the model reads right as "digit" (the misread ones are lost whatever the threshold), or
+lower where that still leaves :data:`REJECT_TARGET` of the validation non-digits below it: a
+model trained with outlier exposure spreads its non-digits' probabilities so far that the
+digits can keep more without letting non-digits through. ``unsure`` is the top probability that
+:data:`UNSURE_SHARE` of the validation digits fall below.
 
 Held-out evaluation (``held_out_report``): non-digits in Pillow's built-in font with other seeds,
 drawings of MNIST *test* digits, coarse scans of MNIST test digits, and the test accuracy.
@@ -34,6 +37,7 @@ from mnist_demo.verdict import Thresholds, top_probabilities
 
 VALIDATION_START = 55_000
 KEEP_TARGET = {"mnist": 0.995, "fashion": 0.95}
+REJECT_TARGET = 0.95
 UNSURE_SHARE = 0.005
 VALIDATION_SEED = 101
 
@@ -70,14 +74,25 @@ def validation_sets(dataset: str, count: int) -> tuple[torch.Tensor, torch.Tenso
 
 
 def choose_thresholds(
-    top: torch.Tensor, correct: torch.Tensor, keep_target: float, unsure_share: float
+    top: torch.Tensor,
+    correct: torch.Tensor,
+    keep_target: float,
+    unsure_share: float,
+    outlier_top: torch.Tensor | None = None,
+    reject_target: float = REJECT_TARGET,
 ) -> Thresholds:
-    """See the module docstring. ``top`` and ``correct`` are the validation digits'."""
+    """See the module docstring. ``top`` and ``correct`` are the validation digits',
+    ``outlier_top`` the validation non-digits' top probabilities (None: digits alone decide)."""
     right = torch.sort(top[correct], descending=True).values
     if not len(right):
         raise ValueError("no validation digit is read right: there is nothing to keep")
     needed = int(np.ceil(keep_target * len(right)))
     sure = float(right[needed - 1])
+    if outlier_top is not None and len(outlier_top):
+        # The lowest level that still has reject_target of the non-digits strictly below it.
+        ordered = torch.sort(outlier_top).values
+        below = int(np.ceil(reject_target * len(ordered)))
+        sure = min(sure, float(ordered[below - 1]) + 1e-4)
     unsure = min(float(torch.quantile(top.float(), unsure_share)), sure)
     # Rounded down, so that the stored numbers keep what they were chosen to keep.
     return Thresholds(np.floor(sure * 1e4) / 1e4, np.floor(unsure * 1e4) / 1e4)
@@ -121,7 +136,11 @@ def calibrate(
     correct = digit_logits.argmax(1) == labels
     keep_target = KEEP_TARGET[dataset_spec(dataset).name]
     thresholds = choose_thresholds(
-        top_probabilities(digit_logits), correct, keep_target, UNSURE_SHARE
+        top_probabilities(digit_logits),
+        correct,
+        keep_target,
+        UNSURE_SHARE,
+        top_probabilities(outlier_logits),
     )
     measured = rates(thresholds, digit_logits, labels, outlier_logits)
     return {
@@ -131,7 +150,8 @@ def calibrate(
             f"validation: {len(digits)} {held_out_note(train_config or {})} "
             f"({'drawn as canvases' if dataset == 'mnist' else 'as they are'}) and "
             f"{len(outliers)} non-digits (fonts and seeds not used in training); never the test "
-            f"set. sure keeps {keep_target:.1%} of the digits read right; "
+            f"set. sure keeps {keep_target:.1%} of the digits read right, or more where "
+            f"{REJECT_TARGET:.0%} of the non-digits still fall below it; "
             f"{UNSURE_SHARE:.1%} of them fall below unsure"
         ),
         "validation": {"digits_kept": measured.kept, "non_digits_rejected": measured.rejected},

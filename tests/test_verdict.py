@@ -83,3 +83,20 @@ def test_chosen_thresholds_keep_the_target_share_of_right_answers():
     assert thresholds.unsure <= thresholds.sure
     with pytest.raises(ValueError, match="nothing to keep"):
         choose_thresholds(top, torch.zeros(1000, dtype=torch.bool), 0.98, 0.01)
+
+
+def test_thresholds_drop_to_keep_more_digits_only_while_non_digits_stay_below():
+    generator = torch.Generator().manual_seed(1)
+    top = torch.rand(1000, generator=generator) * 0.5 + 0.5
+    correct = torch.ones(1000, dtype=torch.bool)
+    alone = choose_thresholds(top, correct, keep_target=0.995, unsure_share=0.005)
+    # Non-digits spread thin (as outlier exposure makes them): sure may come down to them.
+    low = torch.rand(2000, generator=generator) * 0.3 + 0.1
+    lowered = choose_thresholds(top, correct, 0.995, 0.005, low, reject_target=0.95)
+    assert lowered.sure < alone.sure
+    assert (low < lowered.sure).double().mean().item() >= 0.95
+    assert (top >= lowered.sure).double().mean().item() > 0.995
+    assert lowered.unsure <= lowered.sure
+    # Confident non-digits (a model never shown any): the digits' level stands.
+    high = torch.rand(2000, generator=generator) * 0.1 + 0.9
+    assert choose_thresholds(top, correct, 0.995, 0.005, high, reject_target=0.95) == alone
