@@ -12,7 +12,9 @@ digits the model reads right as "digit" (the misread ones are lost whatever the 
 lower where that still leaves :data:`REJECT_TARGET` of the validation non-digits below it: a
 model trained with outlier exposure spreads its non-digits' probabilities so far that the
 digits can keep more without letting non-digits through. ``unsure`` is the top probability that
-:data:`UNSURE_SHARE` of the validation digits fall below.
+:data:`UNSURE_SHARE` of the validation digits fall below, or lower, down to the level
+:data:`NOT_A_DIGIT_SHARE` of the validation non-digits fall below, so that there is a band
+that says "unsure".
 
 Held-out evaluation (``held_out_report``): non-digits in Pillow's built-in font with other seeds,
 drawings of MNIST *test* digits, coarse scans of MNIST test digits, and the test accuracy.
@@ -38,6 +40,7 @@ from mnist_demo.verdict import Thresholds, top_probabilities
 VALIDATION_START = 55_000
 KEEP_TARGET = {"mnist": 0.995, "fashion": 0.95}
 REJECT_TARGET = 0.95
+NOT_A_DIGIT_SHARE = 0.9
 UNSURE_SHARE = 0.005
 VALIDATION_SEED = 101
 
@@ -94,6 +97,9 @@ def choose_thresholds(
         below = int(np.ceil(reject_target * len(ordered)))
         sure = min(sure, float(ordered[below - 1]) + 1e-4)
     unsure = min(float(torch.quantile(top.float(), unsure_share)), sure)
+    if outlier_top is not None and len(outlier_top):
+        # Below sure, the band down to where NOT_A_DIGIT_SHARE of the non-digits fall says unsure.
+        unsure = min(unsure, float(torch.quantile(outlier_top.float(), NOT_A_DIGIT_SHARE)))
     # Rounded down, so that the stored numbers keep what they were chosen to keep.
     return Thresholds(np.floor(sure * 1e4) / 1e4, np.floor(unsure * 1e4) / 1e4)
 
@@ -152,7 +158,8 @@ def calibrate(
             f"{len(outliers)} non-digits (fonts and seeds not used in training); never the test "
             f"set. sure keeps {keep_target:.1%} of the digits read right, or more where "
             f"{REJECT_TARGET:.0%} of the non-digits still fall below it; "
-            f"{UNSURE_SHARE:.1%} of them fall below unsure"
+            f"{UNSURE_SHARE:.1%} of the digits fall below unsure, or fewer where "
+            f"{NOT_A_DIGIT_SHARE:.0%} of the non-digits sit lower still"
         ),
         "validation": {"digits_kept": measured.kept, "non_digits_rejected": measured.rejected},
     }

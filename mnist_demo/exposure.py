@@ -23,10 +23,12 @@ from mnist_demo.config import DatasetSpec, dataset_spec
 from mnist_demo.data import Augmentation, augment_batch, denormalize, load_split, normalize
 from mnist_demo.outliers import non_digits
 
-# Outliers per in-distribution sample in a batch, and the weight of their loss. The paper's 0.5
-# cost the small SmallCNN 0.4 points of MNIST test accuracy in a fine-tune; 0.25 is gentler.
+# Outliers per in-distribution sample in a batch, and the weight of their loss. Trained from
+# scratch (30 epochs, augmented, 55,000 images) the weight cost MNIST test accuracy: 0.25 reached
+# 99.40% (99.24% with --coarse-scans), 0.5 with coarse scans 99.07%, 0.1 99.31-99.50% over three
+# seeds. All rejected 96-98% of held-out non-digits; 0.1 kept the most drawn digits, so it is used.
 OUTLIER_RATIO = 0.25
-OUTLIER_WEIGHT = 0.25
+OUTLIER_WEIGHT = 0.1
 COARSE_PROBABILITY = 0.25
 COARSE_SIZES = (8, 10, 12, 16)
 

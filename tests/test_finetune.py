@@ -89,7 +89,7 @@ def test_finetuning_learns_the_handful_and_forgets_nothing(
     assert result.personal_after == 1.0
     assert (predict_logits(result.model, images).argmax(1) == labels).all()
     # ...and MNIST as well as before, on the full 10,000-image test set.
-    assert result.test_before == pytest.approx(0.994)
+    assert result.test_before == pytest.approx(0.995)
     assert abs(result.test_after - result.test_before) <= 0.01
     assert result.steps == 60 and not result.model.training
     # Nothing else changed: the model passed in, the weights file and other sessions' model.

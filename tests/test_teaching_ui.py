@@ -161,19 +161,21 @@ def test_the_draw_tab_hint_gives_the_verdict_of_the_models_own_thresholds():
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZabdefhkmnrtwxy"
 
 
-def test_the_softmax_note_is_true_letters_get_confident_digit_labels():
+def test_the_softmax_note_is_true_the_shipped_model_doubts_most_letters():
     from PIL import Image, ImageDraw, ImageFont
 
-    from mnist_demo.inference import predict
+    from mnist_demo.inference import classify
 
     font = ImageFont.load_default(size=220)
-    confident = 0
+    confident = doubted = 0
     for letter in LETTERS:
         canvas = Image.new("L", (280, 280), 255)
         ImageDraw.Draw(canvas).text((140, 140), letter, fill=0, font=font, anchor="mm")
-        probabilities = predict(np.asarray(canvas))
-        assert sorted(probabilities) == [str(digit) for digit in range(10)]
-        confident += max(probabilities.values()) >= 0.9
-    # The Draw tab's note quotes 29 of 38 for the shipped weights (Pillow 12's built-in font);
-    # the lesson holds as long as it is most of them.
-    assert confident > len(LETTERS) // 2
+        result = classify(np.asarray(canvas))
+        assert sorted(result.probabilities) == [str(digit) for digit in range(10)]
+        confident += max(result.probabilities.values()) >= 0.9
+        doubted += result.verdict != "digit"
+    # The Draw tab's note quotes 7 of 38 confident for the shipped (outlier-exposed) weights with
+    # Pillow 12's built-in font (a digits-only model: 29); 28 of 38 get "unsure"/"not a digit".
+    assert confident <= len(LETTERS) // 4
+    assert doubted > len(LETTERS) // 2

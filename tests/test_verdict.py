@@ -100,3 +100,6 @@ def test_thresholds_drop_to_keep_more_digits_only_while_non_digits_stay_below():
     # Confident non-digits (a model never shown any): the digits' level stands.
     high = torch.rand(2000, generator=generator) * 0.1 + 0.9
     assert choose_thresholds(top, correct, 0.995, 0.005, high, reject_target=0.95) == alone
+    # Between "digit" and "not a digit", a band says unsure: the top tenth of the non-digits.
+    assert (low < lowered.unsure).double().mean().item() <= 0.9 + 1e-3
+    assert lowered.unsure < lowered.sure
