@@ -91,15 +91,15 @@ def choose_thresholds(
         raise ValueError("no validation digit is read right: there is nothing to keep")
     needed = int(np.ceil(keep_target * len(right)))
     sure = float(right[needed - 1])
+    unsure = float(torch.quantile(top.float(), unsure_share))
     if outlier_top is not None and len(outlier_top):
-        # The lowest level that still has reject_target of the non-digits strictly below it.
         ordered = torch.sort(outlier_top).values
+        # The lowest level that still has reject_target of the non-digits strictly below it...
         below = int(np.ceil(reject_target * len(ordered)))
         sure = min(sure, float(ordered[below - 1]) + 1e-4)
-    unsure = min(float(torch.quantile(top.float(), unsure_share)), sure)
-    if outlier_top is not None and len(outlier_top):
-        # Below sure, the band down to where NOT_A_DIGIT_SHARE of the non-digits fall says unsure.
+        # ...and under it a band, down to where NOT_A_DIGIT_SHARE of them fall, that says unsure.
         unsure = min(unsure, float(torch.quantile(outlier_top.float(), NOT_A_DIGIT_SHARE)))
+    unsure = min(unsure, sure)
     # Rounded down, so that the stored numbers keep what they were chosen to keep.
     return Thresholds(np.floor(sure * 1e4) / 1e4, np.floor(unsure * 1e4) / 1e4)
 
