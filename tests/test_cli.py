@@ -83,3 +83,32 @@ def test_bench_predict_times_the_same_calls_idle_and_while_training():
             assert idle_ms > 0 and busy[stat][size] > 0
             ratio = report["ratio_while_training"][stat][size]
             assert ratio == pytest.approx(busy[stat][size] / idle_ms, abs=0.01)
+
+
+@pytest.mark.slow
+def test_bench_api_prints_one_json_object_with_its_ratios():
+    result = mnist_demo("bench", "api", "--repeats", "5", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)  # Nothing else on stdout (Gradio's goodbye line was).
+    assert report["predicted_label"] == "7"
+    ratio = report["predict"]["p50_ms"] / report["trivial_function"]["p50_ms"]
+    assert report["p50_ratio_vs_trivial"] == pytest.approx(ratio, abs=0.01)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_bench_browser_times_the_pad_and_the_old_sketchpad_side_by_side():
+    result = mnist_demo("bench", "browser", "--repeats", "1", "--digits", "18", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    pad, old = report["pad_in_page"], report["old_sketchpad"]
+    assert pad["strokes"] == old["strokes"] == 3  # A one, and an eight in two strokes.
+    assert pad["digits_read_right"] == old["digits_read_right"] == "2/2"
+    assert pad["requests_per_stroke"] == 0 < old["requests_per_stroke"]
+    assert pad["pointer_up_to_final_p50_ms"] < old["pointer_up_to_final_p50_ms"]
+    assert 0 < report["model_payload_bytes"] <= 1_000_000
+
+
+def test_bench_browser_names_a_digit_it_has_no_template_for():
+    result = mnist_demo("bench", "browser", "--digits", "7x", "--json")
+    assert result.returncode != 0 and "--digits takes digits 0-9, not x" in result.stderr

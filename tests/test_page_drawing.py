@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 SEVEN = [(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]
 ONE = [(0.5, 0.2), (0.5, 0.8)]
+STAR = [(0.5, 0.15), (0.7, 0.8), (0.18, 0.38), (0.82, 0.38), (0.3, 0.8), (0.5, 0.15)]
 MODEL_ID_JS = "() => document.querySelector('#sketch canvas')?.dataset.model"
 
 
@@ -76,6 +77,18 @@ def test_clear_leaves_the_pen_ready(browser, app_url):
     page.locator("#hint").get_by_text("1 with").wait_for(timeout=5_000)
     page.locator("#sketch .undo").click()  # Undo takes the one away again.
     page.locator("#hint").get_by_text("Draw a digit").wait_for(timeout=5_000)
+    page.close()
+
+
+def test_the_answer_above_the_pad_carries_the_verdict(browser, app_url):
+    page = open_app(browser, app_url)
+    ready(page)
+    stroke(page, canvas_box(page), STAR)  # The shipped model spreads its bets: about 10% each.
+    page.locator("#hint").get_by_text("Not a digit").wait_for(timeout=5_000)
+    assert page.locator("#sketch .readout").inner_text().strip() == "Not a digit"
+    page.locator("#sketch .clear").click()
+    stroke(page, canvas_box(page), SEVEN)
+    page.locator("#sketch .readout").get_by_text("7 · 100%").wait_for(timeout=5_000)
     page.close()
 
 
@@ -158,4 +171,7 @@ def test_without_the_page_runtime_the_server_answers(browser, app_url):
     joins = [url for url in server_calls(requests[before:]) if "queue/join" in url]
     assert len(joins) == 1, requests[before:]
     assert not [url for url in requests[before:] if "/upload" in url]
+    page.locator("#sketch .clear").click()
+    stroke(page, box, STAR)  # The answer above the pad follows the server's verdict too.
+    page.locator("#sketch .readout").get_by_text("Not a digit").wait_for(timeout=20_000)
     page.close()

@@ -44,6 +44,9 @@ def add_parser(commands) -> None:
         "browser", help="Chromium drawing: the in-page pad vs the old Sketchpad, side by side"
     )
     browser.add_argument("--repeats", type=int, default=2, help="times each of the ten digits")
+    browser.add_argument(
+        "--digits", default="0123456789", help="which template digits to draw (default: all ten)"
+    )
     browser.add_argument("--chromium", help="the Chromium executable (default: chromium)")
     browser.set_defaults(run=run_browser)
     for target in (train, predict, api, browser):
@@ -73,4 +76,4 @@ def run_api(args: argparse.Namespace) -> int:
 def run_browser(args: argparse.Namespace) -> int:
     from mnist_demo.ui.bench_browser import bench_browser
 
-    return print_report(bench_browser(repeats=args.repeats, chromium=args.chromium), args.json)
+    return print_report(bench_browser(args.repeats, args.chromium, args.digits), args.json)

@@ -91,7 +91,7 @@ def bench_api(repeats: int = 100) -> dict:
             same = time_calls(lambda: same_client.predict(sketch, api_name="/same_io"), repeats)
     finally:
         for app in servers:
-            app.close()
+            app.close(verbose=False)  # Its goodbye line would break --json.
     predict_stats, echo_stats, same_stats = (
         percentiles(predict),
         percentiles(echo),

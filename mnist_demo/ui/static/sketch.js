@@ -68,6 +68,17 @@ function percent(value) {
   return window.mnistPreprocess.rint(value * 100) + "%";
 }
 
+// mnist_demo.verdict: at or above "sure" a digit, below "unsure" not one, unsure between.
+function verdictOf(confidence, extras) {
+  const [positive, unsure, negative] = extras.words;
+  if (confidence < extras.unsure) return negative;
+  return confidence < extras.sure ? unsure : positive;
+}
+
+function capitalized(words) {
+  return words.charAt(0).toUpperCase() + words.slice(1).toLowerCase();
+}
+
 function hintFor(probabilities, payload) {
   const extras = payload.extras, model = extras.description;
   if (!probabilities) {
@@ -75,23 +86,38 @@ function hintFor(probabilities, payload) {
     return `✏️ Draw ${thing} in the box: the prediction appears as you draw (${model}).`;
   }
   const names = payload.class_names;
-  let top = 0;
-  probabilities.forEach((p, i) => { if (p > probabilities[top]) top = i; });
+  const top = topIndex(probabilities);
   const spread = -probabilities.filter((p) => p > 0).reduce((s, p) => s + p * Math.log(p), 0)
     / Math.log(probabilities.length);
   const confidence = probabilities[top];
-  // mnist_demo.verdict: at or above "sure" a digit, below "unsure" not one, unsure between.
-  const [positive, , negative] = extras.words;
-  if (confidence < extras.unsure) {
-    const said = negative.charAt(0).toUpperCase() + negative.slice(1).toLowerCase();
-    return `🚫 **${said}**, it says: no class stands out (best guess ${names[top]} at ` +
-      `${percent(confidence)}, spread ${percent(spread)}) (${model}).`;
+  const [positive, unsure, negative] = extras.words;
+  const said = verdictOf(confidence, extras);
+  if (said === negative) {
+    return `🚫 **${capitalized(negative)}**, it says: no class stands out (best guess ` +
+      `${names[top]} at ${percent(confidence)}, spread ${percent(spread)}) (${model}).`;
   }
-  if (confidence < extras.sure) {
+  if (said === unsure) {
     return `🤔 **Unsure.** Best guess **${names[top]}** at only ${percent(confidence)} ` +
       `(spread ${percent(spread)}). Try a bigger, clearer drawing (${model}).`;
   }
   return `**${names[top]}** with ${percent(confidence)} confidence: ${positive} (${model}).`;
+}
+
+function topIndex(probabilities) {
+  let top = 0;
+  probabilities.forEach((p, i) => { if (p > probabilities[top]) top = i; });
+  return top;
+}
+
+// The big answer above the pad: the class and its probability, or the verdict's doubt.
+function readoutFor(probabilities, payload) {
+  if (!probabilities) return "";
+  const top = topIndex(probabilities), name = payload.class_names[top];
+  const confidence = probabilities[top], [, unsure, negative] = payload.extras.words;
+  const said = verdictOf(confidence, payload.extras);
+  if (said === negative) return `${capitalized(negative)}`;
+  if (said === unsure) return `${name}? · ${percent(confidence)} (unsure)`;
+  return `${name} · ${percent(confidence)}`;
 }
 
 function pictureHtml(picture) {
@@ -130,8 +156,7 @@ function predict() {
     model: payload.id,
     milliseconds: performance.now() - started,
   };
-  const top = latest.label;
-  readout.textContent = probabilities ? `${top.label} · ${percent(top.confidences[0].confidence)}` : "";
+  readout.textContent = readoutFor(probabilities, payload);
   lastPrediction = performance.now();
   predictions += 1;
   trigger("predicted");
@@ -152,8 +177,12 @@ function mirrorServerAnswer() {
   hint.dataset.mirrored = "1";
   new MutationObserver(() => {
     if (runtime) return;
-    const match = hint.innerText.match(/^(.+?) with (\d+%) confidence/);
-    readout.textContent = match ? `${match[1]} · ${match[2]}` : "";
+    const text = hint.innerText.trim();
+    const sure = text.match(/^(.+?) with (\d+%) confidence/);
+    const unsure = text.match(/^🤔 Unsure\. Best guess (.+?) at only (\d+%)/);
+    const doubt = text.match(/^🚫 (.+?), it says/);
+    readout.textContent = sure ? `${sure[1]} · ${sure[2]}`
+      : unsure ? `${unsure[1]}? · ${unsure[2]} (unsure)` : doubt ? doubt[1] : "";
   }).observe(hint, { subtree: true, childList: true, characterData: true });
 }
 
