@@ -17,7 +17,8 @@ digits can keep more without letting non-digits through. ``unsure`` is the top p
 that says "unsure".
 
 Held-out evaluation (``held_out_report``): non-digits in Pillow's built-in font with other seeds,
-drawings of MNIST *test* digits, coarse scans of MNIST test digits, and the test accuracy.
+drawings of MNIST *test* digits, coarse scans of MNIST test digits, and the test accuracy; for
+Fashion-MNIST the test items kept, and the MNIST test digits and non-digits that are not clothing.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def calibrate_command(args: argparse.Namespace, command_line: str) -> int:
     verdict["command"] = command_line
     update_sidecar(args.weights, verdict=verdict)
     print(json.dumps(verdict, indent=2))
-    if args.report and checkpoint.dataset == "mnist":
+    if args.report:
         from mnist_demo.honesty import held_out_report
         from mnist_demo.inference import Predictor
 

@@ -16,7 +16,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--weights", type=Path, required=True, help="weights; sidecar updated")
     parser.add_argument("--count", type=int, default=2000, help="validation samples per set")
     parser.add_argument(
-        "--report", action="store_true", help="then measure it on the held-out sets (MNIST)"
+        "--report", action="store_true", help="then measure it on the held-out sets"
     )
     parser.set_defaults(run=run)
 
