@@ -147,7 +147,7 @@ class Loop:
             if self.augmentation:
                 images = augment_batch(images, split.spec, generator, self.augmentation)
             if self.exposure:
-                images, _ = self.exposure.mix(images, generator)
+                images, _ = self.exposure.mix(images, labels, generator)
             yield images.contiguous(memory_format=torch.channels_last), labels
 
     def step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,9 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_demo.config import MNIST
+from mnist_demo.config import MNIST, shipped_weights_path
 from mnist_demo.data import Augmentation
-from mnist_demo.exposure import OUTLIER_RATIO, OUTLIER_WEIGHT, Exposure, coarse_scans
+from mnist_demo.exposure import (
+    COARSE_PROBABILITY,
+    OUTLIER_RATIO,
+    OUTLIER_WEIGHT,
+    Exposure,
+    coarse_pool,
+)
+from mnist_demo.inference import Predictor
 from mnist_demo.outliers import KINDS, fonts_for, non_digit, non_digits
 from mnist_demo.train import TrainConfig, TrainingRun
 
@@ -34,9 +41,9 @@ def test_evaluation_fonts_are_pillows_own_so_they_are_never_trained_on():
 
 
 def test_a_batch_gets_outliers_appended_and_their_loss_pulls_toward_uniform(mnist_test):
-    exposure = Exposure(MNIST, non_digits(40, 1, "evaluation"), False, Augmentation())
+    exposure = Exposure(MNIST, non_digits(40, 1, "evaluation"), None, Augmentation())
     images, labels = mnist_test.images[:64], mnist_test.labels[:64]
-    mixed, n = exposure.mix(images, torch.Generator().manual_seed(0))
+    mixed, n = exposure.mix(images, labels, torch.Generator().manual_seed(0))
     total = 64 + round(64 * OUTLIER_RATIO)
     assert n == 64 and mixed.shape == (total, 1, 28, 28) and torch.equal(mixed[:64], images)
     uniform = torch.zeros(total, 10)
@@ -50,13 +57,31 @@ def test_a_batch_gets_outliers_appended_and_their_loss_pulls_toward_uniform(mnis
     assert exposure.split(peaked, labels)[1] > loss + 10 * OUTLIER_WEIGHT
 
 
-def test_coarse_scans_are_blocky_versions_of_the_same_digits(mnist_test):
-    images = mnist_test.images[:32]
-    scanned = coarse_scans(images, MNIST, torch.Generator().manual_seed(0))
-    assert scanned.shape == images.shape and not torch.equal(scanned, images)
-    ink, original = scanned > 0, images > 0
-    overlap = (ink & original).flatten(1).sum(1) / original.flatten(1).sum(1)
-    assert overlap.median() > 0.6  # Still the same digit in the same place.
+def test_coarse_scans_are_blocky_digits_of_their_own_class():
+    pool = coarse_pool("mnist", 300, 0, 1_000)
+    assert pool.images.shape[1:] == (1, 28, 28) and int(pool.counts.sum()) == len(pool.images)
+    assert pool.counts.min() > 0 and torch.equal(pool.starts[1:], pool.counts.cumsum(0)[:-1])
+    # Labelled right: the shipped model, never trained on scans, reads most of them.
+    model = Predictor.from_checkpoint(shipped_weights_path("mnist")).model.eval()
+    with torch.inference_mode():
+        read = model(pool.images).argmax(1)
+    labels = torch.repeat_interleave(torch.arange(10), pool.counts)
+    assert (read == labels).double().mean() > 0.7
+    # A batch's chosen digits are swapped for scans of the same class, the rest kept.
+    exposure = Exposure(MNIST, None, pool, Augmentation())
+    batch_labels = torch.arange(10).repeat(20)
+    images = torch.zeros(200, 1, 28, 28)
+    mixed, n = exposure.mix(images, batch_labels, torch.Generator().manual_seed(0))
+    swapped = mixed.flatten(1).ne(0).any(1)
+    assert n == 200 and abs(swapped.double().mean() - COARSE_PROBABILITY) < 0.1
+    for image, label in zip(mixed[swapped], batch_labels[swapped], strict=True):
+        start, count = int(pool.starts[label]), int(pool.counts[label])
+        assert (pool.images[start : start + count] == image).flatten(1).all(1).any()
+
+
+def test_a_coarse_pool_takes_only_the_runs_own_training_images():
+    small = coarse_pool("mnist", 500, 0, 100)  # Asked for 500 of the first 100: at most 100.
+    assert len(small.images) <= 100
 
 
 @pytest.mark.slow
