@@ -33,7 +33,7 @@ from mnist_demo.preprocess import preprocess
 # 99.40% (99.24% with --coarse-scans), 0.5 with coarse scans 99.07%, 0.1 99.31-99.50% over three
 # seeds. All rejected 96-98% of held-out non-digits; 0.1 kept the most drawn digits, so it is used.
 # A quarter of the digits swapped for coarse scans made through the app's path lifted 8x8 scans
-# from 59% to 96% on validation (16x16: 99%); scans blown up on tensors had reached only 79%.
+# from 66% to 96% on validation (16x16: 99%); scans blown up on tensors had reached only 79%.
 OUTLIER_RATIO = 0.25
 OUTLIER_WEIGHT = 0.1
 COARSE_PROBABILITY = 0.25
