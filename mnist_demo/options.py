@@ -189,8 +189,8 @@ class NamedPreset:
 # The architecture always stays the lesson's SmallCNN. "fast" trades the lesson's constant
 # learning rate for a one-cycle schedule (warm up to a higher peak, then anneal), which reaches
 # 99% test accuracy in fewer epochs, and a larger batch: fewer, cheaper-per-image steps (on a GPU,
-# fewer kernel launches). "quick" is for a class: over 97% test accuracy in about 7 s on one
-# thread of the 2-core CI machine (4.8 s on two), so thirty students train in turn in minutes.
+# fewer kernel launches). "quick" is for a class: over 97% test accuracy in 7-8 s on one
+# thread of the 2-core CI machine (5 s on two), so thirty students train in turn in minutes.
 PRESETS: dict[str, NamedPreset] = {
     "quick": NamedPreset(
         {
