@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image, ImageFilter
 
+from mnist_demo.coarse import dilate
 from mnist_demo.config import MNIST, shipped_weights_path
 from mnist_demo.data import Augmentation
 from mnist_demo.exposure import (
@@ -93,3 +95,14 @@ def test_training_with_outlier_exposure_and_coarse_scans_runs_and_learns_digits(
     events = list(run)
     assert run.completed and np.isfinite(events[-1].train_loss)
     assert events[-1].test_accuracy > 0.6
+
+
+def test_the_coarse_scans_thick_pen_is_pillows_max_filter_exactly():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        side = int(rng.integers(40, 300))
+        ink = np.uint8(rng.random((side, side)) < 0.02) * 255
+        ink[0, 3] = ink[-1, -2] = ink[5, -1] = 255  # Ink on the edges too.
+        radius = int(rng.integers(2, 6))
+        pillow = Image.fromarray(ink).filter(ImageFilter.MaxFilter(2 * radius + 1))
+        assert np.array_equal(dilate(ink, radius), np.asarray(pillow))
