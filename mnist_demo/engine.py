@@ -12,6 +12,8 @@ waiting for the host, not into arithmetic. So this engine:
   graph after a few eager warm-up steps on a side stream, as PyTorch's CUDA-graph docs prescribe,
   and replays it for every full batch. The epoch's last, smaller batch runs eagerly on the same
   weights and optimiser state; augmentation runs before the step, writing its static input.
+  So do outlier exposure and coarse scans (:mod:`mnist_demo.exposure`): their pools are copied to
+  the device once and mixed in with fixed shapes, so nothing waits for the host.
 
 It yields the same :class:`StepEvent` and :class:`EpochEvent` as :func:`mnist_demo.train.train`
 at the same steps, so the CLI's progress bar and the Retrain tab's charts need nothing new. With
@@ -30,6 +32,7 @@ from mnist_demo.config import dataset_spec
 from mnist_demo.data import Augmentation, Split, augment_batch, load_split
 from mnist_demo.device import resolve_device
 from mnist_demo.evaluate import evaluate
+from mnist_demo.exposure import Exposure
 from mnist_demo.model import SmallCNN
 from mnist_demo.progress import Events, Meter
 from mnist_demo.train import DataRoot, TrainConfig, use_bf16
@@ -90,8 +93,17 @@ class Stepper:
     step adds to it and nothing reads it back until an event is due.
     """
 
-    def __init__(self, model: SmallCNN, optimizer, batch_size: int, bf16: bool, graph: bool):
+    def __init__(
+        self,
+        model: SmallCNN,
+        optimizer,
+        batch_size: int,
+        bf16: bool,
+        graph: bool,
+        exposure: Exposure | None = None,
+    ):
         self.model, self.optimizer, self.batch_size = model, optimizer, batch_size
+        self.exposure = exposure  # Outliers come after the labelled samples in each batch.
         self.device = next(model.parameters()).device
         self.bf16 = bf16
         self.sums = torch.zeros(4, device=self.device)
@@ -120,8 +132,11 @@ class Stepper:
         with torch.autocast(
             self.device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False
         ):
-            logits = self.model(images)  # (N, 10)
-        loss = F.cross_entropy(logits.float(), labels)
+            logits = self.model(images).float()  # (N, 10), or (N + outliers, 10)
+        if self.exposure is not None:
+            logits, loss = self.exposure.split(logits, labels)
+        else:
+            loss = F.cross_entropy(logits, labels)
         loss.backward()
         self.optimizer.step()
         batch_loss = loss.detach() * len(labels)
@@ -182,7 +197,9 @@ def train_on_device(
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
     scheduler, per_batch = build_scheduler(optimizer, config, steps_per_epoch)
     bf16 = use_bf16(config) if device.type == "cpu" else bool(config.bf16)
-    stepper = Stepper(model, optimizer, config.batch_size, bf16, graph)
+    exposure = Exposure.for_config(config)
+    exposure = exposure.to(device) if exposure is not None else None
+    stepper = Stepper(model, optimizer, config.batch_size, bf16, graph, exposure)
     try:
         yield from epochs(
             config, stop, stepper, (train_split, test_split), generator, scheduler, per_batch
@@ -209,6 +226,8 @@ def epochs(config, stop, stepper, splits, generator, scheduler, per_batch):
             images, labels = train_split.images[indices], train_split.labels[indices]
             if augmentation:
                 images = augment_batch(images, train_split.spec, generator, augmentation)
+            if stepper.exposure is not None:
+                images, _ = stepper.exposure.mix(images, labels, generator)
             if stepper.device.type == "cpu":
                 images = images.contiguous(memory_format=torch.channels_last)
             stepper.step(images, labels)

@@ -15,6 +15,7 @@ logits, and knows nothing else of them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -64,15 +65,16 @@ class CoarsePool:
 
     def like(self, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """One random scan of each label's class."""
-        offsets = torch.rand(len(labels), generator=generator) * self.counts[labels]
+        offsets = torch.rand(len(labels), generator=generator, device=labels.device)
+        offsets = offsets * self.counts[labels]
         return self.images[self.starts[labels] + offsets.long()]
 
 
 @functools.lru_cache(maxsize=2)
 def coarse_pool(dataset: str, size: int, seed: int, limit: int) -> CoarsePool:
     """``size`` of the first ``limit`` training images (the run's own), each scanned coarse
-    (about 40 ms each on one idle core: 12,000 take 8 minutes) and preprocessed as the app
-    preprocesses an upload."""
+    (about 6 ms each on one idle core: 12,000 take 75 s) and preprocessed as the app preprocesses
+    an upload."""
     spec = dataset_spec(dataset)
     split = load_split(spec.name, train=True).subset(limit)
     rng = np.random.default_rng([seed, 28])
@@ -106,8 +108,8 @@ class Exposure:
     ) -> Exposure | None:
         """From a TrainConfig's ``outlier_exposure`` and ``coarse_scans``; None if both are off.
 
-        Smaller training sets get smaller pools (an outlier costs about 6 ms to make, a coarse
-        scan about 40 ms); random rotations, scales, shifts and stroke widths vary each outlier
+        Smaller training sets get smaller pools (an outlier or a coarse scan costs about 6 ms to
+        make); random rotations, scales, shifts and stroke widths vary each outlier
         every time it is used.
         """
         if not (config.outlier_exposure or config.coarse_scans):
@@ -122,22 +124,36 @@ class Exposure:
             coarse = coarse_pool(spec.name, size, config.seed, config.images_per_epoch)
         return cls(spec, pool, coarse, Augmentation())
 
+    def to(self, device: torch.device) -> Exposure:
+        """The same exposure with its pools on ``device`` (the device engine mixes there)."""
+        coarse = self.coarse
+        if coarse is not None:
+            coarse = CoarsePool(
+                *(t.to(device) for t in (coarse.images, coarse.starts, coarse.counts))
+            )
+        pool = None if self.pool is None else self.pool.to(device)
+        return dataclasses.replace(self, pool=pool, coarse=coarse)
+
     def mix(
         self, images: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, int]:
         """The batch with some digits swapped for coarse scans of the same class and outliers
-        appended; returns the new batch and how many of its first images are the samples."""
+        appended; returns the new batch and how many of its first images are the samples.
+
+        Every shape here follows from the batch's size alone (a scan is drawn for each digit and
+        kept where chosen), so on a GPU nothing waits for the host and a CUDA graph can take the
+        result as its fixed-shape input. ``generator`` and the pools are on the batch's device.
+        """
         n = len(images)
         if self.coarse is not None:
-            chosen = torch.rand(n, generator=generator) < COARSE_PROBABILITY
-            if chosen.any():
-                images = images.clone()
-                images[chosen] = self.coarse.like(labels[chosen], generator)
+            chosen = torch.rand(n, generator=generator, device=images.device) < COARSE_PROBABILITY
+            scans = self.coarse.like(labels, generator)
+            images = torch.where(chosen.view(n, 1, 1, 1), scans, images)
         if self.pool is None:
             return images, n
         count = max(1, round(n * OUTLIER_RATIO))
-        picked = self.pool[torch.randint(len(self.pool), (count,), generator=generator)]
-        picked = augment_batch(picked, self.spec, generator, self.augmentation)
+        index = torch.randint(len(self.pool), (count,), generator=generator, device=images.device)
+        picked = augment_batch(self.pool[index], self.spec, generator, self.augmentation)
         return torch.cat([images, picked]), n
 
     def split(

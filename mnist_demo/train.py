@@ -210,11 +210,6 @@ def train(
     (and :class:`TrainingRun` with it), for a run that repeats.
     """
     if resolve_device(config.device).type != "cpu":
-        if config.outlier_exposure or config.coarse_scans:
-            # The device engine has its own step, which does not mix in outliers yet.
-            raise ValueError(
-                "outlier exposure and coarse scans train on the CPU only for now: use --device cpu"
-            )
         from mnist_demo.engine import train_on_device  # It builds on this module.
 
         yield from train_on_device(config, model, data_root, stop)

@@ -15,6 +15,7 @@ from mnist_demo.engine import (
     train_on_device,
     wants_graph,
 )
+from mnist_demo.exposure import OUTLIER_RATIO, Exposure
 from mnist_demo.model import SmallCNN
 from mnist_demo.train import EpochEvent, StepEvent, TrainConfig, TrainingRun, train
 
@@ -44,8 +45,9 @@ def assert_same_numbers(ours, reference) -> None:
         dict(),
         dict(augment=True, schedule="onecycle", learning_rate=3e-3),
         dict(optimizer="sgd", learning_rate=0.05, schedule="steplr", step_size=1, batch_norm=True),
+        dict(augment=True, outlier_exposure=True, coarse_scans=True),
     ],
-    ids=["lesson", "augment-onecycle", "sgd-steplr-bn"],
+    ids=["lesson", "augment-onecycle", "sgd-steplr-bn", "outliers-coarse-scans"],
 )
 def test_engine_on_the_cpu_matches_the_cpu_loop_step_for_step(options):
     config = TrainConfig(**SMALL, **options)
@@ -128,8 +130,12 @@ def test_cuda_graph_runs_repeat_exactly_and_learn():
 @pytest.mark.cuda
 @pytest.mark.parametrize(
     "options",
-    [dict(), dict(augment=True, schedule="onecycle", learning_rate=3e-3, batch_norm=True)],
-    ids=["lesson", "augment-onecycle-bn"],
+    [
+        dict(),
+        dict(augment=True, schedule="onecycle", learning_rate=3e-3, batch_norm=True),
+        dict(augment=True, outlier_exposure=True, coarse_scans=True),
+    ],
+    ids=["lesson", "augment-onecycle-bn", "outliers-coarse-scans"],
 )
 def test_cuda_graph_and_eager_cuda_agree(options):
     graph = numbers(TrainingRun(small_cuda_config(**options)))
@@ -158,6 +164,23 @@ def test_a_captured_step_never_waits_for_the_host():
         torch.cuda.set_sync_debug_mode("default")
     sums = stepper.sums.tolist()
     assert sums[3] <= 10 * 64 and sums[1] == sums[3]
+
+
+@pytest.mark.cuda
+def test_mixing_in_outliers_and_coarse_scans_never_waits_for_the_host():
+    device = torch.device("cuda")
+    config = TrainConfig(subset=1000, outlier_exposure=True, coarse_scans=True)
+    exposure = Exposure.for_config(config).to(device)
+    generator = torch.Generator(device=device).manual_seed(0)
+    images = torch.randn(64, 1, 28, 28, device=device)
+    labels = torch.randint(0, 10, (64,), device=device)
+    torch.cuda.set_sync_debug_mode("error")  # Any host synchronisation now raises.
+    try:
+        mixed, n = exposure.mix(images, labels, generator)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert n == 64 and mixed.shape == (64 + round(64 * OUTLIER_RATIO), 1, 28, 28)
+    assert mixed.device.type == "cuda"
 
 
 @pytest.mark.cuda
