@@ -118,7 +118,7 @@ def test_predict_api_reads_an_opaque_black_on_white_layer_as_an_image(server_url
     value = {"background": None, "layers": [handle_file(str(path))], "composite": None}
     result = Client(server_url, verbose=False).predict(value, api_name="/predict")
     # Read as the whole square of ink, it came back "7" at 63%. The shipped model gives this
-    # flagged one 72% (its verdict: digit).
+    # flagged one 89% (its verdict: digit).
     assert top_label(result) == "1"
     assert confidences(result)["1"] > 0.6
 

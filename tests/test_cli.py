@@ -23,8 +23,8 @@ def mnist_demo(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     )
 
 
-# The shipped figures: 99.35% and 92.42%; the bars: 99.4% and 92.5% (README).
-@pytest.mark.parametrize(("dataset", "bar"), [("mnist", 0.9935), ("fashion", 0.924)])
+# The bars; the shipped weights reach 99.48% and 92.50% (README).
+@pytest.mark.parametrize(("dataset", "bar"), [("mnist", 0.994), ("fashion", 0.925)])
 def test_shipped_weights_reach_their_accuracy_bar(dataset, bar):
     result = mnist_demo("evaluate", "--dataset", dataset, "--json")
     assert result.returncode == 0, result.stderr
