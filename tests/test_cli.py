@@ -53,6 +53,15 @@ def test_train_dry_run_saves_weights_sidecar_and_plot(tmp_path):
     assert plot.read_bytes().startswith(b"\x89PNG")
 
 
+def test_a_run_started_from_python_records_its_own_words_not_the_callers(tmp_path):
+    from mnist_demo.cli import main
+
+    out = tmp_path / "model.pth"
+    assert main(["train", "--dry-run", "--seed", "3", "--out", str(out)]) == 0
+    expected = f"mnist-demo train --dry-run --seed 3 --out {out}"
+    assert load_checkpoint(out).metadata["command"] == expected
+
+
 def test_evaluate_reports_a_corrupt_weights_file_in_one_line(tmp_path):
     broken = tmp_path / "broken.pth"
     broken.write_bytes(b"\x00" * 100)

@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(words)
+    args.argv = words  # What the sidecars record as the command.
     # Errors a user can cause (missing data, bad weights, a bad image) get one line, no traceback.
     try:
         if getattr(args, "device", None):

@@ -22,4 +22,4 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return calibrate_command(args, command_line())
+    return calibrate_command(args, command_line(args))

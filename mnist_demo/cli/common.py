@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import sys
 
 from mnist_demo.config import DATA_ENV
 from mnist_demo.device import DEVICE_CHOICES
@@ -39,6 +38,7 @@ def print_report(result: dict, as_json: bool) -> int:
     return 0
 
 
-def command_line() -> str:
-    """The command as typed, for a weights file's sidecar (how it was made)."""
-    return shlex.join(["mnist-demo", *sys.argv[1:]])
+def command_line(args: argparse.Namespace) -> str:
+    """The command as given to ``main``, for a weights file's sidecar (how it was made): the
+    words ``main`` parsed, which are ``sys.argv`` only when it runs as the program."""
+    return shlex.join(["mnist-demo", *args.argv])

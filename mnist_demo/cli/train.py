@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             run.model,
             config.dataset,
             metrics=metrics,
-            command=command_line(),
+            command=command_line(args),
             train_config=asdict(config),
         )
         print(f"saved {path} and {path.with_suffix('.json')}")
