@@ -3,8 +3,8 @@
 import argparse
 import sys
 
-from mnist_demo.checkpoint import CheckpointError
-from mnist_demo.inference import shipped_predictor
+from mnist_demo.recognition.checkpoint import CheckpointError
+from mnist_demo.recognition.inference import shipped_predictor
 from mnist_demo.ui import build_demo, launch_options
 
 try:

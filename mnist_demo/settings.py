@@ -80,7 +80,7 @@ MAX_SESSIONS = Setting(
 )
 DOWNLOADS = Setting("MNIST_DEMO_DOWNLOADS", int, 50, "retrained models kept for download")
 
-# What one anonymous client may make the server hold (mnist_demo.ui.limits).
+# What one anonymous client may make the server hold (mnist_demo.ui.guards.limits).
 MAX_REQUEST_MB = Setting("MNIST_DEMO_MAX_REQUEST_MB", int, 6, "MB in any one request body")
 UPLOAD_MB = Setting("MNIST_DEMO_UPLOAD_MB", int, 200, "MB of uploaded files kept on disk")
 UPLOAD_FILES = Setting("MNIST_DEMO_UPLOAD_FILES", int, 2000, "uploaded files kept on disk")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnist_demo.bench.browser import CHROMIUM_ARGS
 from mnist_demo.data import denormalize
-from mnist_demo.ui.bench_browser import CHROMIUM_ARGS
 
 
 def digit_pixels(split, index: int) -> np.ndarray:
@@ -46,9 +46,9 @@ def first_index_of(split, digit: int, start: int = 0) -> int:
 @contextmanager
 def launched(budget=None) -> Iterator:
     """The app as a public host launches it (upload cap, no monitoring), on a free local port."""
+    from mnist_demo.bench.api import free_port
+    from mnist_demo.serving.trainer import Budget
     from mnist_demo.ui import build_demo, launch_options
-    from mnist_demo.ui.bench_api import free_port
-    from mnist_demo.ui.trainer import Budget
 
     demo = build_demo(budget or Budget(max_epochs=3, max_seconds=120, threads=1))
     options = {**launch_options(), "server_name": "127.0.0.1", "server_port": free_port()}

@@ -12,9 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from mnist_demo.analysis import (
+from mnist_demo.config import MNIST, shipped_weights_path
+from mnist_demo.recognition.checkpoint import load_checkpoint
+from mnist_demo.recognition.model import ModelConfig, SmallCNN, count_parameters
+from mnist_demo.recognition.preprocess import preprocess
+from mnist_demo.recognition.probabilities import class_probabilities
+from mnist_demo.teaching.analysis import (
     LayerRow,
-    class_probabilities,
     feature_maps,
     first_layer_filters,
     layer_table,
@@ -22,10 +26,6 @@ from mnist_demo.analysis import (
     saliency,
     tile,
 )
-from mnist_demo.checkpoint import load_checkpoint
-from mnist_demo.config import MNIST, shipped_weights_path
-from mnist_demo.model import ModelConfig, SmallCNN, count_parameters
-from mnist_demo.preprocess import preprocess
 
 from .helpers import digit_pixels
 

@@ -9,8 +9,8 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from mnist_demo.templates import template_drawing
-from mnist_demo.ui.trainer import SLOT, Budget
+from mnist_demo.samples.templates import template_drawing
+from mnist_demo.serving.trainer import SLOT, Budget
 
 from .helpers import first_index_of, launched, sketch_layer
 
@@ -126,9 +126,9 @@ def test_predict_api_reads_an_opaque_black_on_white_layer_as_an_image(server_url
 def test_classify_api_gives_the_verdict_for_a_digit_and_a_non_digit(
     server_url, drawn_seven, tmp_path
 ):
-    from mnist_demo.honesty import held_out_non_digits
-    from mnist_demo.inference import shipped_predictor
-    from mnist_demo.verdict import verdict
+    from mnist_demo.honesty.report import held_out_non_digits
+    from mnist_demo.recognition.inference import shipped_predictor
+    from mnist_demo.recognition.verdict import verdict
 
     client = Client(server_url, verbose=False)
     seven = client.predict(drawn_seven, api_name="/classify")

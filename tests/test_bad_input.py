@@ -1,11 +1,11 @@
 """Bad input through every entry point: ``Predictor.predict_full``/``predict()``, the CLI
 ``mnist-demo predict FILE`` and ``/predict`` over HTTP against a launched server.
 
-The documented results (mnist_demo.ink, mnist_demo.preprocess): a prediction, a blank result
-with a reason, or a ValueError whose message says what is wrong. Over HTTP the Draw tab turns a
-ValueError into a "⚠️" hint; a file Gradio itself cannot decode is refused by Gradio before our
-code runs (gradio_client raises AppError with the decoder's message). Nothing else, ever: and
-after each nasty request the server still predicts a normally drawn digit correctly.
+The documented results (mnist_demo.recognition.ink, mnist_demo.recognition.preprocess): a
+prediction, a blank result with a reason, or a ValueError whose message says what is wrong. Over
+HTTP the Draw tab turns a ValueError into a "⚠️" hint; a file Gradio itself cannot decode is refused
+by Gradio before our code runs (gradio_client raises AppError with the decoder's message). Nothing
+else, ever: and after each nasty request the server still predicts a normally drawn digit correctly.
 (test_preprocess.py already covers the basic refusals; these extend them.)
 """
 
@@ -27,8 +27,8 @@ from PIL import Image
 
 from mnist_demo.cli import main
 from mnist_demo.config import shipped_weights_path
-from mnist_demo.inference import Prediction, Predictor, predict_files
-from mnist_demo.templates import template_drawing
+from mnist_demo.recognition.inference import Prediction, Predictor, predict_files
+from mnist_demo.samples.templates import template_drawing
 
 from .helpers import first_index_of, launched, sketch_layer
 

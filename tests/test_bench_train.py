@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from mnist_demo.bench_train import TimedRun, timed_run
+from mnist_demo.bench.train import TimedRun, timed_run
 from mnist_demo.cli import build_parser
 from mnist_demo.cli.train import train_config_from_args
-from mnist_demo.options import PRESETS
-from mnist_demo.train import TrainConfig
+from mnist_demo.training.loop import TrainConfig
+from mnist_demo.training.options import PRESETS
 
 
 def test_time_to_target_is_the_first_epoch_that_reaches_it():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnist_demo.ui.trainer import Budget
+from mnist_demo.serving.trainer import Budget
 
 from .helpers import served_app
 

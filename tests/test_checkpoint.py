@@ -7,8 +7,13 @@ import time
 import pytest
 import torch
 
-from mnist_demo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sidecar_path
-from mnist_demo.model import ModelConfig, SmallCNN
+from mnist_demo.recognition.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+    sidecar_path,
+)
+from mnist_demo.recognition.model import ModelConfig, SmallCNN
 
 
 def saved_model(path, **config):

@@ -9,7 +9,7 @@ import time
 import pytest
 from gradio_client import Client
 
-from mnist_demo.ui.trainer import SLOT, Budget
+from mnist_demo.serving.trainer import SLOT, Budget
 
 from .helpers import launched
 

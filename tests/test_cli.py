@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mnist_demo.checkpoint import load_checkpoint
+from mnist_demo.recognition.checkpoint import load_checkpoint
 
 from .conftest import REPO_ROOT
 

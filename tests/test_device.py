@@ -11,10 +11,10 @@ import torch
 
 from mnist_demo import device as device_module
 from mnist_demo.device import DeviceUnavailable, device_from_env, resolve_device
+from mnist_demo.serving.retrain import fit_to_budget
+from mnist_demo.serving.trainer import Budget
 from mnist_demo.settings import DEVICE
-from mnist_demo.train import TrainConfig, TrainingRun
-from mnist_demo.ui.retrain import fit_to_budget
-from mnist_demo.ui.trainer import Budget
+from mnist_demo.training.loop import TrainConfig, TrainingRun
 
 from .conftest import REPO_ROOT
 

@@ -10,11 +10,11 @@ import torch
 
 from mnist_demo.config import MNIST, shipped_weights_path
 from mnist_demo.data import normalize
-from mnist_demo.drawings import CONVENTIONS, Drawing, iter_drawings, thin
-from mnist_demo.inference import Predictor
-from mnist_demo.ink import to_ink
-from mnist_demo.steps import naive_picture
-from mnist_demo.templates import template_drawing
+from mnist_demo.recognition.inference import Predictor
+from mnist_demo.recognition.ink import to_ink
+from mnist_demo.samples.drawings import CONVENTIONS, Drawing, iter_drawings, thin
+from mnist_demo.samples.templates import template_drawing
+from mnist_demo.teaching.steps import naive_picture
 
 # Drawings of every 8th MNIST test digit: 1250, about 208 per colour convention.
 DRAWING_COUNT = 1250

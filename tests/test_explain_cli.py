@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_demo.checkpoint import load_checkpoint
 from mnist_demo.config import shipped_weights_path
-from mnist_demo.explain import explain_to_files
-from mnist_demo.inference import Predictor
+from mnist_demo.recognition.checkpoint import load_checkpoint
+from mnist_demo.recognition.inference import Predictor
+from mnist_demo.teaching.explain import explain_to_files
 
 from .conftest import REPO_ROOT
 from .helpers import digit_pixels

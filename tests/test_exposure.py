@@ -5,19 +5,19 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from mnist_demo.coarse import dilate
 from mnist_demo.config import MNIST, shipped_weights_path
 from mnist_demo.data import Augmentation
-from mnist_demo.exposure import (
+from mnist_demo.recognition.inference import Predictor
+from mnist_demo.samples.coarse import dilate
+from mnist_demo.samples.outliers import KINDS, fonts_for, non_digit, non_digits
+from mnist_demo.training.exposure import (
     COARSE_PROBABILITY,
     OUTLIER_RATIO,
     OUTLIER_WEIGHT,
     Exposure,
     coarse_pool,
 )
-from mnist_demo.inference import Predictor
-from mnist_demo.outliers import KINDS, fonts_for, non_digit, non_digits
-from mnist_demo.train import TrainConfig, TrainingRun
+from mnist_demo.training.loop import TrainConfig, TrainingRun
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -26,17 +26,22 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_demo import checkpoint, inference
-from mnist_demo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, sidecar_path
 from mnist_demo.cli import main
 from mnist_demo.config import shipped_weights_path
-from mnist_demo.model import ModelConfig, SmallCNN
+from mnist_demo.recognition import checkpoint, inference
+from mnist_demo.recognition.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+    sidecar_path,
+)
+from mnist_demo.recognition.model import ModelConfig, SmallCNN
+from mnist_demo.samples.templates import template_drawing
+from mnist_demo.serving.retrain import train_for_visitor
+from mnist_demo.serving.session import Session
+from mnist_demo.serving.trainer import Budget, TrainerSlot
 from mnist_demo.settings import WEIGHTS
-from mnist_demo.templates import template_drawing
-from mnist_demo.train import TrainConfig, TrainingDiverged
-from mnist_demo.ui.retrain import train_for_visitor
-from mnist_demo.ui.session import Session
-from mnist_demo.ui.trainer import Budget, TrainerSlot
+from mnist_demo.training.loop import TrainConfig, TrainingDiverged
 
 TINY = dict(epochs=1, subset=512, test_subset=500, batch_size=64)
 PLAIN = ModelConfig()
@@ -124,7 +129,7 @@ def bad_weights_dir(tmp_path, monkeypatch, request):
 def test_bad_shipped_weights_give_an_error_naming_the_file_everywhere(
     bad_weights_dir, message, tmp_path, capsys, monkeypatch
 ):
-    from mnist_demo.ui.draw_tab import classify
+    from mnist_demo.ui.tabs.draw import classify
 
     named = str(bad_weights_dir.with_suffix(""))  # mnist_cnn.pth, or its sidecar .json.
     drawing = template_drawing("3", 280)
@@ -300,10 +305,10 @@ def test_diverging_run_is_reported_publishes_nothing_and_frees_the_trainer(sessi
 
 
 def test_the_retrain_tab_reports_divergence_in_its_status(session_with_model):
-    from mnist_demo.options import CONTROLS
-    from mnist_demo.ui.line import TrainerLine
-    from mnist_demo.ui.retrain_tab import start_training
-    from mnist_demo.ui.trainer import SLOT
+    from mnist_demo.serving.line import TrainerLine
+    from mnist_demo.serving.trainer import SLOT
+    from mnist_demo.training.options import CONTROLS
+    from mnist_demo.ui.tabs.retrain import start_training
 
     session, before = session_with_model
 
@@ -347,7 +352,7 @@ def failing_optimizer(real_build, fail_at_step: int):
 def test_an_exception_inside_a_training_step_publishes_nothing_and_frees_the_trainer(
     session_with_model, monkeypatch, fail_at_step
 ):
-    from mnist_demo import train
+    from mnist_demo.training import loop as train
 
     session, before = session_with_model
     monkeypatch.setattr(

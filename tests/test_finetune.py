@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_demo.checkpoint import load_checkpoint
 from mnist_demo.config import FASHION_MNIST, MNIST, shipped_weights_path
 from mnist_demo.data import Split, load_split
-from mnist_demo.evaluate import predict_logits
-from mnist_demo.finetune import FinetuneResult, PersonalExample, examples_tensor, finetune
-from mnist_demo.inference import shipped_predictor
-from mnist_demo.mistakes import split_picture
-from mnist_demo.preprocess import to_tensor
+from mnist_demo.recognition.checkpoint import load_checkpoint
+from mnist_demo.recognition.inference import shipped_predictor
+from mnist_demo.recognition.preprocess import to_tensor
+from mnist_demo.teaching.mistakes import split_picture
+from mnist_demo.training.evaluate import predict_logits
+from mnist_demo.training.finetune import FinetuneResult, PersonalExample, examples_tensor, finetune
 
 HANDFUL = 8
 

@@ -12,21 +12,21 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_demo.calibrate import logits_of
 from mnist_demo.config import shipped_weights_path
 from mnist_demo.data import load_split
-from mnist_demo.honesty import (
+from mnist_demo.honesty.calibrate import logits_of
+from mnist_demo.honesty.report import (
     clothing_report,
     coarse_scans_read,
     drawn_digits_kept,
     held_out_non_digits,
     non_digit_rejection,
 )
-from mnist_demo.inference import Predictor, classify, predict
-from mnist_demo.outliers import non_digits
-from mnist_demo.templates import template_drawing
-from mnist_demo.train import TrainConfig, TrainingRun
-from mnist_demo.verdict import Thresholds, top_probabilities, verdict
+from mnist_demo.recognition.inference import Predictor, classify, predict
+from mnist_demo.recognition.verdict import Thresholds, top_probabilities, verdict
+from mnist_demo.samples.outliers import non_digits
+from mnist_demo.samples.templates import template_drawing
+from mnist_demo.training.loop import TrainConfig, TrainingRun
 
 pytestmark = pytest.mark.slow
 

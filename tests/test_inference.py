@@ -8,14 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_demo import inference
-from mnist_demo.checkpoint import load_checkpoint
 from mnist_demo.cli import main
 from mnist_demo.config import FASHION_MNIST, MNIST, shipped_weights_path
-from mnist_demo.drawings import CONVENTIONS, make_drawing
-from mnist_demo.inference import Prediction, Predictor, predict_files, shipped_predictor
-from mnist_demo.model import ModelConfig, SmallCNN
-from mnist_demo.templates import template_drawing
+from mnist_demo.recognition import inference
+from mnist_demo.recognition.checkpoint import load_checkpoint
+from mnist_demo.recognition.inference import Prediction, Predictor, predict_files, shipped_predictor
+from mnist_demo.recognition.model import ModelConfig, SmallCNN
+from mnist_demo.samples.drawings import CONVENTIONS, make_drawing
+from mnist_demo.samples.templates import template_drawing
 
 CLEARED = {"background": None, "layers": [], "composite": None}
 

@@ -15,16 +15,16 @@ import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from mnist_demo import inference
-from mnist_demo.checkpoint import load_checkpoint
 from mnist_demo.config import shipped_weights_path
-from mnist_demo.inference import Predictor
-from mnist_demo.model import SmallCNN
+from mnist_demo.recognition import inference
+from mnist_demo.recognition.checkpoint import load_checkpoint
+from mnist_demo.recognition.inference import Predictor
+from mnist_demo.recognition.model import SmallCNN
+from mnist_demo.serving.retrain import train_for_visitor
+from mnist_demo.serving.session import KEPT, Session
+from mnist_demo.serving.trainer import SLOT, Budget, TrainerBusy, TrainerSlot
 from mnist_demo.settings import MAX_SESSIONS, SESSION_TTL
-from mnist_demo.train import TrainConfig, TrainingRun
-from mnist_demo.ui.retrain import train_for_visitor
-from mnist_demo.ui.session import KEPT, Session
-from mnist_demo.ui.trainer import SLOT, Budget, TrainerBusy, TrainerSlot
+from mnist_demo.training.loop import TrainConfig, TrainingRun
 
 from .helpers import first_index_of, launched, sketch_layer, sketch_value
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mnist_demo.ui.line import (
+from mnist_demo.serving.line import (
     AlreadyInLine,
     LeftLine,
     LineFull,
@@ -18,8 +18,8 @@ from mnist_demo.ui.line import (
     wait_in_line,
     waiting_status,
 )
-from mnist_demo.ui.session import Session
-from mnist_demo.ui.trainer import TrainerSlot
+from mnist_demo.serving.session import Session
+from mnist_demo.serving.trainer import TrainerSlot
 
 
 def fresh_line(capacity: int = 5) -> TrainerLine:
@@ -130,7 +130,7 @@ def test_finished_runs_teach_the_line_this_hosts_speed():
 
 
 def test_waiting_status_names_the_place_and_the_wait():
-    from mnist_demo.ui.line import Place
+    from mnist_demo.serving.line import Place
 
     text = waiting_status(Place(position=3, seconds=125))
     assert "number 3 in line" in text and "2 runs ahead" in text and "2 min 05 s" in text
@@ -157,10 +157,10 @@ def test_iterating_in_a_thread_closes_the_iterator_when_abandoned():
 
 
 def test_fine_tuning_waits_in_the_same_line_as_retrain_runs(mnist_test):
-    from mnist_demo.finetune import PersonalExample
-    from mnist_demo.preprocess import preprocess
-    from mnist_demo.ui.handwriting import Outcome, examples_of, finetune_in_line
-    from mnist_demo.ui.trainer import Budget
+    from mnist_demo.recognition.preprocess import preprocess
+    from mnist_demo.serving.trainer import Budget
+    from mnist_demo.training.finetune import PersonalExample
+    from mnist_demo.ui.tabs.handwriting import Outcome, examples_of, finetune_in_line
 
     from .helpers import first_index_of, sketch_value
 

@@ -19,10 +19,10 @@ from gradio_client import Client, handle_file
 from gradio_client.utils import QueueError
 from PIL import Image
 
-from mnist_demo.inference import Predictor
-from mnist_demo.ui.memory import release_freed_memory
-from mnist_demo.ui.session import Session
-from mnist_demo.ui.trainer import SLOT, Budget
+from mnist_demo.recognition.inference import Predictor
+from mnist_demo.serving.memory import release_freed_memory
+from mnist_demo.serving.session import Session
+from mnist_demo.serving.trainer import SLOT, Budget
 
 from .helpers import launched, sketch_layer, sketch_value
 

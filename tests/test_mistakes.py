@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_demo.checkpoint import load_checkpoint
 from mnist_demo.config import FASHION_MNIST, MNIST, shipped_weights_path
-from mnist_demo.mistakes import (
+from mnist_demo.recognition.checkpoint import load_checkpoint
+from mnist_demo.teaching.mistakes import (
     cell_examples,
     confident_mistakes,
     confusion_figure,

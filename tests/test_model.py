@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from mnist_demo.model import ModelConfig, SmallCNN, count_parameters
+from mnist_demo.recognition.model import ModelConfig, SmallCNN, count_parameters
 
 
 def test_lesson_model_has_206922_parameters():

@@ -11,7 +11,9 @@ import pytest
 
 from mnist_demo.cli import build_parser
 from mnist_demo.cli.train import train_config_from_args
-from mnist_demo.options import (
+from mnist_demo.serving.presets import parse_preset, preset_query
+from mnist_demo.serving.trainer import Budget
+from mnist_demo.training.options import (
     BUTTON_PRESETS,
     CONTROLS,
     DEFAULTS,
@@ -20,8 +22,6 @@ from mnist_demo.options import (
     TrainConfig,
     config_from_values,
 )
-from mnist_demo.ui.presets import parse_preset, preset_query
-from mnist_demo.ui.trainer import Budget
 
 from .conftest import REPO_ROOT
 

@@ -41,12 +41,3 @@ def test_readme_opens_with_the_spaces_header():
     for key in ("sdk: gradio", "app_file: app.py", "python_version:"):
         assert key in header
 
-
-def test_only_the_ui_imports_gradio():
-    offenders = [
-        path.relative_to(REPO_ROOT)
-        for path in (REPO_ROOT / "mnist_demo").rglob("*.py")
-        if "ui" not in path.relative_to(REPO_ROOT / "mnist_demo").parts[:-1]
-        and "import gradio" in path.read_text()
-    ]
-    assert offenders == []

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mnist_demo.ui.trainer import Budget
+from mnist_demo.serving.trainer import Budget
 
 from .helpers import served_app
 from .test_browser import canvas_box, stroke

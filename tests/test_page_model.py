@@ -14,12 +14,12 @@ from PIL import Image
 from torch import nn
 
 from mnist_demo.config import MNIST
-from mnist_demo.inference import shipped_predictor
-from mnist_demo.model import ModelConfig, SmallCNN
-from mnist_demo.page_model import PageExportError, decode, page_layers, page_model
+from mnist_demo.recognition.inference import shipped_predictor
+from mnist_demo.recognition.model import ModelConfig, SmallCNN
+from mnist_demo.recognition.page_model import PageExportError, decode, page_layers, page_model
+from mnist_demo.serving.session import Session
 from mnist_demo.ui.canvas import PNG_PREFIX, drawing_from_ink
-from mnist_demo.ui.draw_tab import page_model_json
-from mnist_demo.ui.session import Session
+from mnist_demo.ui.tabs.draw import page_model_json
 
 
 def run_layers(layers: list[dict], x: torch.Tensor) -> torch.Tensor:

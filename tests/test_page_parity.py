@@ -1,9 +1,9 @@
 """The page's preprocessing and network (static/preprocess.js, static/cnn.js) against the
 server's, in real Chromium: the same top class on every drawing, every probability within 0.01.
 
-The drawings are the drawing-style digits of mnist_demo.drawings, at least 500 of every colour
-convention; the page gets each one's ink map (what its canvas gives it: the alpha channel), the
-server gets the drawing itself.
+The drawings are the drawing-style digits of mnist_demo.samples.drawings, at least 500 of every
+colour convention; the page gets each one's ink map (what its canvas gives it: the alpha channel),
+the server gets the drawing itself.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from mnist_demo.config import dataset_spec
-from mnist_demo.drawings import CONVENTIONS, iter_drawings
-from mnist_demo.inference import shipped_predictor
-from mnist_demo.ink import to_ink
-from mnist_demo.page_model import page_model
+from mnist_demo.recognition.inference import shipped_predictor
+from mnist_demo.recognition.ink import to_ink
+from mnist_demo.recognition.page_model import page_model
+from mnist_demo.samples.drawings import CONVENTIONS, iter_drawings
 
 from .helpers import STATIC_DIR, chromium
 

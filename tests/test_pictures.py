@@ -7,11 +7,11 @@ import pytest
 from PIL import Image
 
 from mnist_demo.config import MNIST
-from mnist_demo.explain import save_probability_chart
-from mnist_demo.mistakes import confusion_figure
 from mnist_demo.pictures import enlarge
-from mnist_demo.plots import save_training_plot
-from mnist_demo.train import EpochEvent
+from mnist_demo.teaching.explain import save_probability_chart
+from mnist_demo.teaching.mistakes import confusion_figure
+from mnist_demo.teaching.plots import save_training_plot
+from mnist_demo.training.loop import EpochEvent
 
 
 @pytest.mark.parametrize("shape", [(3, 5), (3, 5, 3)])

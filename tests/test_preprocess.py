@@ -5,9 +5,8 @@ from PIL import Image, ImageFilter
 
 from mnist_demo.config import FASHION_MNIST, MNIST
 from mnist_demo.data import normalize
-from mnist_demo.drawings import CONVENTIONS
-from mnist_demo.ink import to_ink
-from mnist_demo.preprocess import (
+from mnist_demo.recognition.ink import to_ink
+from mnist_demo.recognition.preprocess import (
     MNIST_CENTRE,
     Box,
     centre_of_mass,
@@ -16,7 +15,8 @@ from mnist_demo.preprocess import (
     place,
     preprocess,
 )
-from mnist_demo.templates import template_drawing
+from mnist_demo.samples.drawings import CONVENTIONS
+from mnist_demo.samples.templates import template_drawing
 
 CLEARED = {"background": None, "layers": [], "composite": None}
 
@@ -301,8 +301,8 @@ def test_upscaled_inverted_off_centre_mnist_digits_come_back_close(mnist_pixels,
 
 @pytest.fixture(scope="module")
 def shipped_model():
-    from mnist_demo.checkpoint import load_checkpoint
     from mnist_demo.config import shipped_weights_path
+    from mnist_demo.recognition.checkpoint import load_checkpoint
 
     return load_checkpoint(shipped_weights_path("mnist")).model
 

@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from mnist_demo.ui.presets import CONTROLS, parse_preset, preset_query
-from mnist_demo.ui.trainer import Budget
+from mnist_demo.serving.presets import CONTROLS, parse_preset, preset_query
+from mnist_demo.serving.trainer import Budget
 
 BUDGET = Budget(max_epochs=10, max_seconds=600, threads=1)
 
@@ -107,8 +107,8 @@ def test_a_named_preset_sets_its_settings_and_the_links_own_values_win():
 
 @pytest.mark.slow
 def test_the_quick_preset_reaches_97_percent_on_the_test_set():
-    from mnist_demo.options import PRESETS
-    from mnist_demo.train import TrainConfig, TrainingRun
+    from mnist_demo.training.loop import TrainConfig, TrainingRun
+    from mnist_demo.training.options import PRESETS
 
     run = TrainingRun(TrainConfig(**PRESETS["quick"].values, threads=1))
     final = list(run)[-1]

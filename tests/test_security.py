@@ -49,7 +49,7 @@ build_demo().launch(**{**launch_options(), "server_port": int(sys.argv[1]), "qui
 @pytest.fixture(scope="module")
 def separate():
     """The app as a host runs it, in a process of its own: (url, pid), its memory alone."""
-    from mnist_demo.ui.bench_api import free_port
+    from mnist_demo.bench.api import free_port
 
     port = free_port()
     process = subprocess.Popen(
@@ -73,7 +73,7 @@ def separate():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from mnist_demo.ui.trainer import Budget
+    from mnist_demo.serving.trainer import Budget
 
     # A private Gradio cache, so that what is measured on disk is this server's alone.
     settings = {**SETTINGS, "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio-cache"))}
@@ -233,7 +233,7 @@ def trainer_freed_after(start: float, slot) -> float:
 
 @pytest.mark.slow
 def test_a_run_nobody_listens_to_frees_the_trainer_within_15_seconds(server, url, http):
-    from mnist_demo.ui.trainer import SLOT
+    from mnist_demo.serving.trainer import SLOT
 
     # 3 full epochs take over 20 s on one thread: only the guard frees the trainer sooner.
     start = time.monotonic()
@@ -264,7 +264,7 @@ def train_small(client, batch_norm=False) -> list:
 def test_a_session_flood_keeps_a_victims_model_and_download_folders_stay_capped(server, url, http):
     from gradio_client import Client
 
-    from mnist_demo.ui.downloads import DOWNLOADS
+    from mnist_demo.serving.downloads import DOWNLOADS
 
     victim = Client(url, verbose=False)
     status, *_, files = train_small(victim, batch_norm="false")
@@ -306,7 +306,7 @@ def test_uploads_cannot_fill_the_disk(server, url, http):
 def test_direct_calls_are_closed_and_the_limits_are_the_readmes(server, url, http):
     from gradio_client import Client
 
-    from mnist_demo.ui.trainer import Budget
+    from mnist_demo.serving.trainer import Budget
 
     # The trainer's group: everyone in its line (40 by default) and the one running.
     train_limit = Budget().line_size + 1
@@ -374,7 +374,7 @@ def test_bad_requests_get_one_line_without_paths_or_tracebacks(server, url, http
 
 
 def test_files_written_for_visitors_are_removed_at_shutdown(tmp_path):
-    from mnist_demo.ui.downloads import DOWNLOADS
+    from mnist_demo.serving.downloads import DOWNLOADS
 
     saved = os.environ.get("GRADIO_TEMP_DIR")
     os.environ["GRADIO_TEMP_DIR"] = str(tmp_path)

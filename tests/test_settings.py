@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from mnist_demo.serving.trainer import Budget
 from mnist_demo.settings import MAX_EPOCHS, MAX_TRAIN_SECONDS, SETTINGS, TRAIN_THREADS, WEIGHTS
-from mnist_demo.ui.limits import MB, Limits
-from mnist_demo.ui.trainer import Budget
+from mnist_demo.ui.guards.limits import MB, Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIABLE = re.compile(r"\b(?:MNIST_DEMO|GRADIO_SERVER)_[A-Z_]+\b")

@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mnist_demo.analysis import class_probabilities
-from mnist_demo.checkpoint import load_checkpoint
 from mnist_demo.config import FASHION_MNIST, MNIST, shipped_weights_path
-from mnist_demo.drawings import iter_drawings
-from mnist_demo.preprocess import preprocess
-from mnist_demo.steps import preprocessing_steps
+from mnist_demo.recognition.checkpoint import load_checkpoint
+from mnist_demo.recognition.preprocess import preprocess
+from mnist_demo.recognition.probabilities import class_probabilities
+from mnist_demo.samples.drawings import iter_drawings
+from mnist_demo.teaching.steps import preprocessing_steps
 
 from .helpers import digit_pixels
 from .test_analysis import canvases

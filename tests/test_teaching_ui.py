@@ -8,13 +8,13 @@ import hashlib
 import numpy as np
 
 from mnist_demo.config import shipped_weights_path
-from mnist_demo.inference import shipped_predictor
-from mnist_demo.ui.draw_tab import hint_for, spread
-from mnist_demo.ui.evaluate_tab import evaluate_model, report_for, show_cell
-from mnist_demo.ui.handwriting import MAX_EXAMPLES, add_example, finetune_session
-from mnist_demo.ui.inside import inside_views, layers_frame, preprocessing_views
-from mnist_demo.ui.session import Session
-from mnist_demo.ui.trainer import Budget, TrainerSlot
+from mnist_demo.recognition.inference import shipped_predictor
+from mnist_demo.serving.session import Session
+from mnist_demo.serving.trainer import Budget, TrainerSlot
+from mnist_demo.ui.tabs.draw import hint_for, spread
+from mnist_demo.ui.tabs.evaluate import evaluate_model, report_for, show_cell
+from mnist_demo.ui.tabs.handwriting import MAX_EXAMPLES, add_example, finetune_session
+from mnist_demo.ui.tabs.inside import inside_views, layers_frame, preprocessing_views
 
 from .helpers import first_index_of, sketch_value
 
@@ -164,7 +164,7 @@ LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZabdefhkmnrtwxy"
 def test_the_softmax_note_is_true_the_shipped_model_doubts_most_letters():
     from PIL import Image, ImageDraw, ImageFont
 
-    from mnist_demo.inference import classify
+    from mnist_demo.recognition.inference import classify
 
     font = ImageFont.load_default(size=220)
     confident = doubted = 0

@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from mnist_demo.train import EpochEvent, StepEvent, TrainConfig, TrainingDiverged, TrainingRun
+from mnist_demo.training.loop import (
+    EpochEvent,
+    StepEvent,
+    TrainConfig,
+    TrainingDiverged,
+    TrainingRun,
+)
 
 SMALL = dict(subset=2048, test_subset=1000, batch_size=64, log_every=8, threads=2)
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_demo.preprocess import preprocess
-from mnist_demo.train import TrainConfig
-from mnist_demo.ui.retrain import fit_to_budget, train_for_visitor
-from mnist_demo.ui.session import Session
-from mnist_demo.ui.trainer import Budget, TrainerBusy, TrainerSlot
+from mnist_demo.recognition.preprocess import preprocess
+from mnist_demo.serving.retrain import fit_to_budget, train_for_visitor
+from mnist_demo.serving.session import Session
+from mnist_demo.serving.trainer import Budget, TrainerBusy, TrainerSlot
+from mnist_demo.training.loop import TrainConfig
 
 from .helpers import first_index_of, sketch_value
 
@@ -30,7 +30,7 @@ def test_build_demo_builds_without_launching():
 
 
 def test_cleared_canvas_asks_for_a_drawing():
-    from mnist_demo.ui.draw_tab import predict_drawing
+    from mnist_demo.ui.tabs.draw import predict_drawing
 
     cleared = {"background": None, "layers": [], "composite": None}
     probabilities, picture, hint = predict_drawing(cleared, Session())
@@ -40,7 +40,7 @@ def test_cleared_canvas_asks_for_a_drawing():
 
 @pytest.mark.parametrize("odd", ["not an image", {"layers": "nonsense"}, 42])
 def test_odd_inputs_get_a_message_not_a_crash(odd):
-    from mnist_demo.ui.draw_tab import predict_drawing
+    from mnist_demo.ui.tabs.draw import predict_drawing
 
     probabilities, _, hint = predict_drawing(odd, Session())
     assert probabilities is None
@@ -48,7 +48,7 @@ def test_odd_inputs_get_a_message_not_a_crash(odd):
 
 
 def test_drawn_digit_is_predicted_with_the_model_input_shown(mnist_test):
-    from mnist_demo.ui.draw_tab import predict_drawing
+    from mnist_demo.ui.tabs.draw import predict_drawing
 
     index = first_index_of(mnist_test, 3)
     drawing = sketch_value(mnist_test, index)

@@ -5,12 +5,12 @@ import json
 import pytest
 import torch
 
-from mnist_demo.calibrate import choose_thresholds
-from mnist_demo.checkpoint import save_checkpoint, update_sidecar
-from mnist_demo.inference import Predictor
-from mnist_demo.model import SmallCNN
-from mnist_demo.templates import template_drawing
-from mnist_demo.verdict import Thresholds, top_probabilities, verdict, words
+from mnist_demo.honesty.calibrate import choose_thresholds
+from mnist_demo.recognition.checkpoint import save_checkpoint, update_sidecar
+from mnist_demo.recognition.inference import Predictor
+from mnist_demo.recognition.model import SmallCNN
+from mnist_demo.recognition.verdict import Thresholds, top_probabilities, verdict, words
+from mnist_demo.samples.templates import template_drawing
 
 
 def one_hot_like(top: float) -> list[float]:

@@ -11,11 +11,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mnist_demo.checkpoint import CheckpointError
 from mnist_demo.cli import bench, calibrate, evaluate, explain, predict, train
 from mnist_demo.data import DatasetMissingError
 from mnist_demo.device import resolve_device
-from mnist_demo.train import TrainingDiverged
+from mnist_demo.recognition.checkpoint import CheckpointError
+from mnist_demo.training.loop import TrainingDiverged
 
 COMMANDS = (train, evaluate, predict, explain, bench, calibrate)
 

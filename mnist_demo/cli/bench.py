@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from mnist_demo.bench import bench_predict
-from mnist_demo.bench_train import bench_train
+from mnist_demo.bench.predict import bench_predict
+from mnist_demo.bench.train import bench_train
 from mnist_demo.cli.common import add_data_options, add_device_option, print_report
 
 
@@ -68,12 +68,12 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_api(args: argparse.Namespace) -> int:
-    from mnist_demo.ui.bench_api import bench_api
+    from mnist_demo.bench.api import bench_api
 
     return print_report(bench_api(repeats=args.repeats), args.json)
 
 
 def run_browser(args: argparse.Namespace) -> int:
-    from mnist_demo.ui.bench_browser import bench_browser
+    from mnist_demo.bench.browser import bench_browser
 
     return print_report(bench_browser(args.repeats, args.chromium, args.digits), args.json)

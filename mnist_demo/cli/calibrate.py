@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from mnist_demo.calibrate import calibrate_command
 from mnist_demo.cli.common import command_line
+from mnist_demo.honesty.calibrate import calibrate
+from mnist_demo.honesty.report import held_out_report
+from mnist_demo.recognition.checkpoint import load_checkpoint, update_sidecar
+from mnist_demo.recognition.inference import Predictor
 
 
 def add_parser(commands) -> None:
@@ -22,4 +26,12 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return calibrate_command(args, command_line(args))
+    checkpoint = load_checkpoint(args.weights)
+    train_config = checkpoint.metadata.get("train_config") or {}
+    verdict = calibrate(checkpoint.model, checkpoint.dataset, args.count, train_config)
+    verdict["command"] = command_line(args)
+    update_sidecar(args.weights, verdict=verdict)
+    print(json.dumps(verdict, indent=2))
+    if args.report:
+        print(json.dumps(held_out_report(Predictor.from_checkpoint(args.weights)), indent=2))
+    return 0

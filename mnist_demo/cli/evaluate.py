@@ -6,12 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from mnist_demo.checkpoint import load_checkpoint
 from mnist_demo.cli.common import add_data_options, add_device_option
 from mnist_demo.config import DATASETS, dataset_spec, shipped_weights_path
 from mnist_demo.data import load_split
 from mnist_demo.device import resolve_device
-from mnist_demo.evaluate import evaluate
+from mnist_demo.recognition.checkpoint import load_checkpoint
+from mnist_demo.training.evaluate import evaluate
 
 
 def add_parser(commands) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 from mnist_demo.cli.common import add_device_option
 from mnist_demo.config import DATASETS
 from mnist_demo.device import resolve_device
-from mnist_demo.explain import DESCRIPTIONS, explain_to_files, load_source
+from mnist_demo.recognition.checkpoint import Checkpoint, load_checkpoint
+from mnist_demo.recognition.inference import load_shipped_checkpoint
+from mnist_demo.teaching.explain import DESCRIPTIONS, explain_to_files
 
 
 def add_parser(commands) -> None:
@@ -20,6 +22,11 @@ def add_parser(commands) -> None:
     parser.add_argument("--target", type=int, help="class index for the saliency (default: top)")
     add_device_option(parser)
     parser.set_defaults(run=run)
+
+
+def load_source(args: argparse.Namespace) -> Checkpoint:
+    """The checkpoint named by --weights, else the shipped weights for --dataset."""
+    return load_checkpoint(args.weights) if args.weights else load_shipped_checkpoint(args.dataset)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from mnist_demo.config import DATASETS
-from mnist_demo.inference import FileResult, Predictor, predict_files, shipped_predictor
+from mnist_demo.recognition.inference import FileResult, Predictor, predict_files, shipped_predictor
 
 
 def add_parser(commands) -> None:

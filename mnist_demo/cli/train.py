@@ -8,12 +8,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mnist_demo.checkpoint import load_checkpoint, save_checkpoint
 from mnist_demo.cli.common import add_data_options, add_device_option, command_line
 from mnist_demo.config import dataset_spec
 from mnist_demo.data import load_split
-from mnist_demo.options import DEFAULTS, OPTIONS, PRESETS, Option
-from mnist_demo.train import EpochEvent, StepEvent, TrainConfig, TrainingRun
+from mnist_demo.recognition.checkpoint import load_checkpoint, save_checkpoint
+from mnist_demo.training.loop import EpochEvent, StepEvent, TrainConfig, TrainingRun
+from mnist_demo.training.options import DEFAULTS, OPTIONS, PRESETS, Option
 
 
 def add_parser(commands) -> None:
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"saved {path} and {path.with_suffix('.json')}")
     if args.plot:
-        from mnist_demo.plots import save_training_plot
+        from mnist_demo.teaching.plots import save_training_plot
 
         save_training_plot(
             epochs, args.plot, title=f"SmallCNN on {dataset_spec(config.dataset).title}"

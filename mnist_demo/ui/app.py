@@ -7,8 +7,16 @@ from starlette.middleware import Middleware
 
 from mnist_demo import settings
 from mnist_demo.config import dataset_spec
-from mnist_demo.options import CONTROLS
-from mnist_demo.ui.draw_tab import (
+from mnist_demo.serving.line import TrainerLine
+from mnist_demo.serving.presets import parse_preset
+from mnist_demo.serving.session import Session
+from mnist_demo.serving.trainer import Budget
+from mnist_demo.training.options import CONTROLS
+from mnist_demo.ui.guards.components import guard_components
+from mnist_demo.ui.guards.http import RequestGuard, UploadLedger
+from mnist_demo.ui.guards.limits import Limits
+from mnist_demo.ui.guards.sessions import lifespan
+from mnist_demo.ui.tabs.draw import (
     SELECT_BRUSH_JS,
     Follower,
     build_draw_tab,
@@ -17,19 +25,11 @@ from mnist_demo.ui.draw_tab import (
     page_model_json,
     wire_draw_tab,
 )
-from mnist_demo.ui.evaluate_tab import build_evaluate_tab
-from mnist_demo.ui.guard_components import guard_components
-from mnist_demo.ui.guard_http import RequestGuard, UploadLedger
-from mnist_demo.ui.guard_sessions import lifespan
-from mnist_demo.ui.handwriting import build_handwriting_panel, finetune_in_line, gallery_of
-from mnist_demo.ui.inside import build_inside_panels
-from mnist_demo.ui.limits import Limits
-from mnist_demo.ui.line import TrainerLine
-from mnist_demo.ui.presets import parse_preset
-from mnist_demo.ui.retrain_controls import DATASET_CHOICES
-from mnist_demo.ui.retrain_tab import build_retrain_tab
-from mnist_demo.ui.session import Session
-from mnist_demo.ui.trainer import Budget
+from mnist_demo.ui.tabs.evaluate import build_evaluate_tab
+from mnist_demo.ui.tabs.handwriting import build_handwriting_panel, finetune_in_line, gallery_of
+from mnist_demo.ui.tabs.inside import build_inside_panels
+from mnist_demo.ui.tabs.retrain import build_retrain_tab
+from mnist_demo.ui.tabs.retrain_controls import DATASET_CHOICES
 from mnist_demo.ui.verdict_api import add_classify_api
 
 CSS = """

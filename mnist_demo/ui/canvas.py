@@ -1,10 +1,10 @@
 """The drawing pad that predicts in the page, and what the server keeps of it.
 
 The pad is a ``<canvas>`` in a gr.HTML (static/sketch.js draws on it). The page runs the
-visitor's model itself: mnist_demo.page_model turns the session's model into a JSON layer list,
-which travels in a hidden gr.HTML (``#page-model``) and is refreshed whenever the session's
-model changes; static/cnn.js and static/preprocess.js, served from this package, run it. When
-the server needs the drawing (teaching panels, Retrain, the fallback when the scripts cannot
+visitor's model itself: mnist_demo.recognition.page_model turns the session's model into a JSON
+layer list, which travels in a hidden gr.HTML (``#page-model``) and is refreshed whenever the
+session's model changes; static/cnn.js and static/preprocess.js, served from this package, run it.
+When the server needs the drawing (teaching panels, Retrain, the fallback when the scripts cannot
 load) the page sends it as a small PNG data URL in a hidden textbox: one request, no upload.
 """
 
@@ -22,7 +22,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mnist_demo.ink import check_size
+from mnist_demo.recognition.ink import check_size
 
 STATIC_DIR = Path(__file__).parent / "static"
 RUNTIME_FILES = ("cnn.js", "preprocess.js")

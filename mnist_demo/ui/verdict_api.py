@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from mnist_demo.ui.session import Session
+from mnist_demo.serving.session import Session
 
 
 def classification(drawing, session: Session) -> dict:

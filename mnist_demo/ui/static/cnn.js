@@ -1,4 +1,4 @@
-// The page's network: an interpreter of the layer list that mnist_demo/page_model.py reads off
+// The page's network: an interpreter of the layer list that mnist_demo/recognition/page_model.py reads off
 // the nn.Module (conv2d with its BatchNorm folded in, relu, maxpool2d, flatten, linear).
 // Float32 throughout, like torch on the CPU; weights arrive as base64 float16.
 (function (root) {

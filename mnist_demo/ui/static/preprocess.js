@@ -1,4 +1,4 @@
-// The page's copy of mnist_demo/preprocess.py, step for step (ink_box, is_speck, crop, fit,
+// The page's copy of mnist_demo/recognition/preprocess.py, step for step (ink_box, is_speck, crop, fit,
 // place, to_picture, to_tensor); its constants come from the model payload, not from here.
 // tests/test_page_parity.py runs thousands of drawings through both and compares the outputs.
 (function (root) {

@@ -68,7 +68,7 @@ function percent(value) {
   return window.mnistPreprocess.rint(value * 100) + "%";
 }
 
-// mnist_demo.verdict: at or above "sure" a digit, below "unsure" not one, unsure between.
+// mnist_demo.recognition.verdict: at or above "sure" a digit, below "unsure" not one, unsure between.
 function verdictOf(confidence, extras) {
   const [positive, unsure, negative] = extras.words;
   if (confidence < extras.unsure) return negative;

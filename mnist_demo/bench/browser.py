@@ -1,0 +1,180 @@
+"""``mnist-demo bench browser``: a real Chromium draws all ten digits on the page's pad and on the
+old gr.Sketchpad (``?canvas=sketchpad``) of the same server, in one run, and times pointer-up to
+the final probabilities on screen, counts the requests each stroke makes, and weighs the page.
+
+Needs Playwright (the test extra) and a Chromium: Debian's ``chromium`` or ``--chromium PATH``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import numpy as np
+
+from mnist_demo.bench.api import free_port
+from mnist_demo.samples.templates import TEMPLATES
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Offline (as here, or a class's network): without these Chromium keeps dialling out.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Records every change of the probabilities on screen, and each pointer-up, in page time.
+RECORDER_JS = """
+() => {
+  window.benchChanges = [];
+  window.benchUps = [];
+  const label = document.querySelector('#prediction');
+  new MutationObserver(() => window.benchChanges.push([performance.now(), label.innerText]))
+    .observe(label, { subtree: true, childList: true, characterData: true });
+  document.addEventListener('pointerup', () => window.benchUps.push(performance.now()), true);
+}
+"""
+QUIET_MS = {"pad": 400, "sketchpad": 2500}  # No change for this long: the answer is final.
+
+
+def surface(page, selector: str) -> dict:
+    """The largest canvas inside ``selector``, scrolled into view."""
+    page.wait_for_selector(f"{selector} canvas", timeout=60_000)
+    page.locator(selector).scroll_into_view_if_needed()
+    boxes = [c.bounding_box() for c in page.query_selector_all(f"{selector} canvas")]
+    return max((b for b in boxes if b), key=lambda b: b["width"] * b["height"])
+
+
+def strokes_of(digit: str, box: dict) -> list[list[tuple[float, float]]]:
+    """The template's strokes in page coordinates, in the middle of the square drawing area
+    (the Sketchpad's canvas element is wider than the 280x280 area it draws in)."""
+    side = min(box["width"], box["height"])
+    size = 0.6 * side
+    left = box["x"] + (box["width"] - 0.7 * size) / 2
+    top = box["y"] + (box["height"] - size) / 2
+    return [
+        [(left + 0.7 * x * size, top + y * size) for x, y in stroke] for stroke in TEMPLATES[digit]
+    ]
+
+
+def quiet(page, milliseconds: int) -> None:
+    """Wait until neither the probabilities nor the pen have moved for ``milliseconds``."""
+    while True:
+        page.wait_for_timeout(milliseconds / 4)
+        since = page.evaluate(
+            "() => performance.now() - Math.max(0, ...window.benchUps,"
+            " ...window.benchChanges.map(c => c[0]))"
+        )
+        if since >= milliseconds:
+            return
+
+
+def draw_and_time(page, points, quiet_ms: int, requests: list) -> tuple[float, int]:
+    """One stroke: (ms from pointer-up to the final probabilities, requests it caused)."""
+    page.evaluate("() => { window.benchChanges = []; window.benchUps = []; }")
+    before = len(requests)
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    quiet(page, quiet_ms)
+    changes, ups = page.evaluate("() => [window.benchChanges, window.benchUps]")
+    up = ups[-1]
+    final = changes[-1][1] if changes else None
+    # The answer is final from the first change after pointer-up that shows what stays.
+    settled = [at for at, text in changes if at >= up and text == final]
+    return (settled[0] - up if settled else 0.0), len(requests) - before
+
+
+def clear(page, path: str) -> None:
+    if path == "pad":
+        page.locator("#sketch .clear").click()
+    else:
+        page.locator('#sketchpad button[aria-label="Clear canvas"]').click()
+        page.locator('#sketchpad button[aria-label="Brush"]').click()  # Clear drops the brush.
+    quiet(page, QUIET_MS[path])
+
+
+def measure_path(browser, url: str, path: str, repeats: int, digits: str) -> dict:
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    requests: list[str] = []
+    weights: list[int] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("requestfinished", lambda request: weights.append(request.sizes()["responseBodySize"]))
+    page.goto(url + ("?canvas=sketchpad" if path == "sketchpad" else ""))
+    selector = "#sketch" if path == "pad" else "#sketchpad"
+    if path == "pad":
+        page.wait_for_function(
+            "() => document.querySelector('#sketch canvas')?.dataset.model", timeout=60_000
+        )
+    box = surface(page, selector)
+    page.wait_for_timeout(1500)  # The Sketchpad's brush is clicked for the visitor on load.
+    page_weight = sum(weights)
+    page.evaluate(RECORDER_JS)
+    latencies, counts, right = [], [], 0
+    for _ in range(repeats):
+        for digit in digits:
+            for points in strokes_of(digit, box):
+                milliseconds, count = draw_and_time(page, points, QUIET_MS[path], requests)
+                latencies.append(milliseconds)
+                counts.append(count)
+            right += page.locator("#hint").inner_text().startswith(f"{digit} with")
+            print(f"{path}: drew {digit}, {latencies[-1]:.0f} ms", file=sys.stderr, flush=True)
+            clear(page, path)
+    page.close()
+    return {
+        "strokes": len(latencies),
+        "pointer_up_to_final_p50_ms": round(float(np.percentile(latencies, 50)), 1),
+        "pointer_up_to_final_p90_ms": round(float(np.percentile(latencies, 90)), 1),
+        "requests_per_stroke": round(float(np.mean(counts)), 2),
+        "digits_read_right": f"{right}/{repeats * len(digits)}",
+        "first_visit_bytes": page_weight,
+    }
+
+
+def bench_browser(
+    repeats: int = 2, chromium: str | None = None, digits: str = "0123456789"
+) -> dict:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise ValueError("bench browser needs Playwright: pip install -e '.[test]'") from None
+    unknown = sorted(set(digits) - set(TEMPLATES))
+    if unknown or not digits:
+        raise ValueError(f"--digits takes digits 0-9, not {''.join(unknown) or 'nothing'}")
+    executable = chromium or shutil.which("chromium") or "/usr/bin/chromium"
+    if not shutil.which(executable):
+        raise ValueError(
+            f"no Chromium at {executable}: install Debian's chromium or pass --chromium"
+        )
+    from mnist_demo.serving.session import Session
+    from mnist_demo.ui import build_demo, launch_options
+    from mnist_demo.ui.tabs.draw import page_model_json
+
+    demo = build_demo()
+    options = {**launch_options(), "server_name": "127.0.0.1", "server_port": free_port()}
+    demo.launch(prevent_thread_lock=True, quiet=True, **options)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            try:
+                results = {
+                    path: measure_path(browser, demo.local_url, path, repeats, digits)
+                    for path in ("pad", "sketchpad")
+                }
+            finally:
+                browser.close()
+    finally:
+        demo.close(verbose=False)  # Its goodbye line would break --json.
+    pad, old = results["pad"], results["sketchpad"]
+    return {
+        "pad_in_page": pad,
+        "old_sketchpad": old,
+        "p50_speedup": round(
+            old["pointer_up_to_final_p50_ms"] / max(pad["pointer_up_to_final_p50_ms"], 0.1), 1
+        ),
+        "model_payload_bytes": len(page_model_json(Session())),
+    }

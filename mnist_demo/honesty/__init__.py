@@ -1,0 +1,1 @@
+"""How honest a model is: the verdict's thresholds chosen on validation, and held-out reports."""

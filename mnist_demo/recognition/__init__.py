@@ -1,0 +1,1 @@
+"""Recognising a drawing: the model, its weights file, preprocessing, the verdict and prediction."""

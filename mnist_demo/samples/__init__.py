@@ -1,0 +1,1 @@
+"""Made-up inputs: drawing-like digits, non-digits, coarse scans and hand-made templates."""

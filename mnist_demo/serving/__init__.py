@@ -1,0 +1,1 @@
+"""What the app keeps for its visitors, without Gradio: sessions, the trainer and its line."""

@@ -1,0 +1,1 @@
+"""Teaching views: layers, filters, feature maps, preprocessing steps, mistakes and curves."""

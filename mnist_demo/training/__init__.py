@@ -1,0 +1,1 @@
+"""Training: the options table, the one loop and its step, progress, evaluation, fine-tuning."""

@@ -1,0 +1,1 @@
+"""What an anonymous client may send and make the server keep: caps, HTTP, components, sessions."""

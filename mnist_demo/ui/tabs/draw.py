@@ -1,0 +1,301 @@
+"""The Draw tab: the drawing pad, live probabilities, and the 28x28 image the model sees.
+
+The pad predicts in the page (see canvas.py); the server path is the reference, the API
+(``predict``, ``predict_image``) and the fallback. The old gr.Sketchpad stays behind
+``?canvas=sketchpad`` (for ``mnist-demo bench browser``) and as the ``predict`` API's input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from mnist_demo.pictures import INPUT_SCALE
+from mnist_demo.recognition.page_model import PageExportError, page_model
+from mnist_demo.recognition.verdict import verdict, words
+from mnist_demo.serving.session import Session
+from mnist_demo.ui.canvas import Pad, build_pad, drawing_from_ink
+from mnist_demo.ui.inline import image_html
+
+EXAMPLES_DIR = Path(__file__).parent.parent / "examples"
+SKETCHPAD_ID = "sketchpad"
+SOFTMAX_NOTE = """The last layer's softmax turns any ten scores into ten probabilities that sum
+to 1: there is no "none of these" output. So a model trained on digits alone names a digit even
+for a letter, a smiley or a scribble, often with high confidence: the lesson's model, trained on
+digits only, named a digit at 90% or more for 29 of 38 printed letters and 166 of 300 scribbles
+(the shipped model: 5 of the 38).
+
+The shipped model was also shown printed letters, scribbles, spirals, stars and shapes and taught
+to spread its probabilities over all ten digits for them (*outlier exposure*). The **verdict**
+reads its top probability against two thresholds stored with the weights: at or above "sure" it
+says **digit**, below "unsure" **not a digit**, and **unsure** in between. The thresholds were
+chosen on validation drawings and made-up non-digits, never on the test set; on held-out ones it
+doubts 97% of the non-digits and keeps 98.6% of drawn digits.
+
+What it cannot promise: a letter that looks like a digit (O, I, S, Z, b, g, q) is read as that
+digit, a new kind of drawing can still fool it, and one in twenty very blocky digits (scanned at
+8x8) is misread. On the Retrain tab, *Teach it to say "not a digit"* trains the lesson's model
+the same way: train once with it and once without, and draw the same letters."""
+
+
+def picture_html(picture: np.ndarray) -> str:
+    """The 28x28 picture inline, enlarged by the browser (the page's CSS keeps hard pixels)."""
+    return image_html(picture, "The 28×28 image the model sees", picture.shape[1] * INPUT_SCALE)
+
+
+def spread(probabilities: dict[str, float]) -> float:
+    """Entropy as a fraction of its maximum: 0 = one sure class, 1 = all classes equal."""
+    values = np.array(list(probabilities.values()), dtype=np.float64)
+    values = values[values > 0]
+    return float(-(values * np.log(values)).sum() / np.log(len(probabilities)))
+
+
+def hint_for(probabilities: dict[str, float], session: Session) -> str:
+    """The line above the probabilities: the verdict and the best guess."""
+    model = session.model_description
+    if not probabilities:
+        thing = "a digit" if session.dataset == "mnist" else "a clothing item"
+        return f"✏️ Draw {thing} in the box: the prediction appears as you draw ({model})."
+    top, confidence = max(probabilities.items(), key=lambda item: item[1])
+    predictor = session.predictor()
+    positive, unsure, negative = words(predictor.spec.name)
+    said = verdict(probabilities.values(), predictor.thresholds, predictor.spec.name)
+    if said == negative:
+        return (
+            f"🚫 **{negative.capitalize()}**, it says: no class stands out (best guess {top} at "
+            f"{confidence:.0%}, spread {spread(probabilities):.0%}) ({model})."
+        )
+    if said == unsure:
+        return (
+            f"🤔 **Unsure.** Best guess **{top}** at only {confidence:.0%} "
+            f"(spread {spread(probabilities):.0%}). Try a bigger, clearer drawing ({model})."
+        )
+    return f"**{top}** with {confidence:.0%} confidence: {positive} ({model})."
+
+
+def classify(image, session: Session):
+    """Shared by the canvas, uploads and examples: (probabilities, picture, hint)."""
+    if image is None:  # Nothing drawn yet, or a cleared upload.
+        return None, None, hint_for({}, session)
+    try:
+        prediction = session.predictor().predict_full(image)
+    except ValueError as error:
+        return None, None, f"⚠️ {error}"
+    if prediction.blank:
+        return None, None, hint_for({}, session)
+    picture = picture_html(prediction.picture)
+    return prediction.probabilities, picture, hint_for(prediction.probabilities, session)
+
+
+def predict_drawing(drawing, session: Session):
+    """The live prediction after each stroke (API name ``predict``)."""
+    shown = classify(drawing, session)
+    session.keep_drawing(drawing)  # Its small ink map, never the decoded upload itself.
+    return shown
+
+
+def touching(handler):
+    """The handler, also returning the session: Gradio 6.31 starts a ``gr.State``'s
+    time-to-live clock (and so ever calls its delete_callback) only when a handler outputs it,
+    and restarts it each time, so the session expires after its TTL *idle* (docs/gradio.md)."""
+
+    def handle(*values):
+        return (*handler(*values), values[-1])
+
+    return handle
+
+
+def page_model_json(session: Session) -> str:
+    """The session's model as the page runs it, with what the page needs to word its hint;
+    "" when the model has a layer the page cannot run (the page then predicts on the server)."""
+    predictor = session.predictor()
+    # The verdict's thresholds and words (mnist_demo.recognition.verdict): the page words its hint
+    # as hint_for does.
+    extras = {
+        "description": session.model_description,
+        **predictor.thresholds.to_dict(),
+        "words": words(predictor.spec.name),
+    }
+    try:
+        payload = page_model(predictor.model, predictor.spec, predictor.class_names, extras)
+    except PageExportError:
+        return ""
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def canvas_choice(request: gr.Request):
+    """``?canvas=sketchpad`` shows the old gr.Sketchpad instead of the pad (for benchmarks)."""
+    old = request.query_params.get("canvas") == "sketchpad"
+    return gr.update(visible=not old), gr.update(visible=old)
+
+
+# Gradio 6.31 opens the Sketchpad with no tool selected, so strokes do nothing until the Brush
+# button is clicked (see docs/gradio.md); click it for the visitor, retrying until
+# the editor has rendered.
+SELECT_BRUSH_JS = f"""
+() => {{
+  let tries = 0;
+  const click = () => {{
+    const button = document.querySelector('#{SKETCHPAD_ID} button[aria-label="Brush"]');
+    if (button) {{ button.click(); return; }}
+    if (tries++ < 100) setTimeout(click, 100);
+  }};
+  click();
+}}
+"""
+
+
+@dataclass
+class DrawTab:
+    pad: Pad
+    columns: list  # The pad's and the Sketchpad's: one of them is shown.
+    sketch: gr.Sketchpad
+    upload: gr.Image
+    outputs: list  # label, picture, hint: what classify() returns
+
+
+@dataclass
+class Follower:
+    """More outputs refreshed in the same request as each prediction (the teaching panels)."""
+
+    inputs: list
+    outputs: list
+    refresh: Callable  # (session, *input values) -> one value per output
+
+
+NO_FOLLOWER = Follower([], [], lambda session, *values: ())
+
+
+def build_draw_tab() -> DrawTab:
+    """Lay out the tab (events are wired by :func:`wire_draw_tab` once the panels exist)."""
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            with gr.Column() as pad_column:
+                pad = build_pad(page_model_json(Session()))
+            with gr.Column(visible=False) as sketchpad_column:
+                sketch = gr.Sketchpad(
+                    elem_id=SKETCHPAD_ID,
+                    label="Draw here",
+                    type="numpy",
+                    image_mode="RGBA",  # "L" empties the layers (gradio #8198).
+                    canvas_size=(280, 280),
+                    fixed_canvas=True,
+                    layers=False,
+                    transforms=(),
+                    brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
+                    eraser=gr.Eraser(default_size=16),
+                    height=380,
+                )
+            with gr.Accordion("…or upload an image, or pick an example", open=False):
+                upload = gr.Image(
+                    label="Upload", type="pil", image_mode=None, sources=["upload", "clipboard"]
+                )
+                gr.Examples(
+                    examples=sorted(str(path) for path in EXAMPLES_DIR.glob("*.png")),
+                    inputs=upload,
+                    label="Examples (held-out MNIST test digits)",
+                )
+        with gr.Column(scale=2):
+            # Says what to do before the first stroke (the shipped MNIST model is the default).
+            hint = gr.Markdown(hint_for({}, Session()), elem_id="hint")
+            label = gr.Label(num_top_classes=10, show_label=False, elem_id="prediction")
+            picture = gr.HTML(
+                label="What the model sees (28×28)",
+                show_label=True,
+                container=True,
+                elem_id="model-input",
+            )
+    with gr.Accordion('What do "digit", "unsure" and "not a digit" mean?', open=False):
+        gr.Markdown(SOFTMAX_NOTE)
+    return DrawTab(pad, [pad_column, sketchpad_column], sketch, upload, [label, picture, hint])
+
+
+def wire_draw_tab(
+    tab: DrawTab, session: gr.State, concurrency: int, follower: Follower | None = None
+) -> list:
+    """Predict on every stroke and upload; returns the events, to chain more after them.
+
+    The page's own events also refresh ``follower`` in the same request, so a stroke costs one
+    round trip however many panels follow it. The API endpoints ``predict`` and
+    ``predict_image`` return only the prediction, from hidden buttons nobody clicks.
+    """
+    follower = follower or NO_FOLLOWER
+    settings = dict(
+        show_progress="hidden",
+        trigger_mode="always_last",
+        concurrency_limit=concurrency,
+        concurrency_id="predict",
+    )
+    events = []
+    # An upload or an example is classified like a drawing, and becomes the "drawing" the
+    # teaching panels and the Retrain tab's watch follow.
+    for source, api_name in ((tab.sketch, "predict"), (tab.upload, "predict_image")):
+
+        def on_page(value, state: Session, *extra_values):
+            return (*predict_drawing(value, state), state, *follower.refresh(state, *extra_values))
+
+        events.append(
+            source.change(
+                on_page,
+                [source, session, *follower.inputs],
+                [*tab.outputs, session, *follower.outputs],
+                api_name=False,
+                **settings,
+            )
+        )
+        gr.Button(visible=False).click(
+            touching(predict_drawing),
+            [source, session],
+            [*tab.outputs, session],
+            api_name=api_name,
+            **settings,
+        )
+    events += wire_pad(tab, session, settings, follower)
+    return events
+
+
+# The pad's events hand the server its drawing: the js runs first and replaces the first input.
+INK_JS = "(...values) => [window.mnistSketch.inkDataUrl(), ...values.slice(1)]"
+
+
+def wire_pad(tab: DrawTab, session: gr.State, settings: dict, follower: Follower) -> list:
+    """The pad's three events: ``predicted`` shows the page's own answer (no request), ``ink``
+    predicts on the server (the fallback), ``sync`` only hands it the drawing for the panels."""
+    pad = tab.pad.pad
+    pad.predicted(
+        None, None, tab.outputs, js="() => window.mnistSketch.outputs()", show_progress="hidden"
+    )
+
+    def on_ink(text: str, state: Session, *extra_values):
+        try:
+            drawing = drawing_from_ink(text)
+        except ValueError as error:
+            return None, None, f"⚠️ {error}", state, *[gr.skip()] * len(follower.outputs)
+        return (*predict_drawing(drawing, state), state, *follower.refresh(state, *extra_values))
+
+    def on_sync(text: str, state: Session, *extra_values):
+        try:
+            state.drawing = drawing_from_ink(text)
+        except ValueError:
+            return state, *[gr.skip()] * len(follower.outputs)
+        return (state, *follower.refresh(state, *extra_values))
+
+    inputs = [tab.pad.ink, session, *follower.inputs]
+    return [
+        pad.ink(
+            on_ink,
+            inputs,
+            [*tab.outputs, session, *follower.outputs],
+            js=INK_JS,
+            api_name=False,
+            **settings,
+        ),
+        pad.sync(
+            on_sync, inputs, [session, *follower.outputs], js=INK_JS, api_name=False, **settings
+        ),
+    ]
