@@ -16,8 +16,8 @@ from mnist_demo.ui.guards.components import guard_components
 from mnist_demo.ui.guards.http import RequestGuard, UploadLedger
 from mnist_demo.ui.guards.limits import Limits
 from mnist_demo.ui.guards.sessions import lifespan
+from mnist_demo.ui.page_files import static_text
 from mnist_demo.ui.tabs.draw import (
-    SELECT_BRUSH_JS,
     Follower,
     build_draw_tab,
     canvas_choice,
@@ -31,21 +31,6 @@ from mnist_demo.ui.tabs.inside import build_inside_panels
 from mnist_demo.ui.tabs.retrain import build_retrain_tab
 from mnist_demo.ui.tabs.retrain_controls import DATASET_CHOICES
 from mnist_demo.ui.verdict_api import add_classify_api
-
-CSS = """
-#sketch canvas { touch-action: none; }  /* A finger draws instead of scrolling the page. */
-#model-input img, #inside img { image-rendering: pixelated; }  /* Pixels, not blur. */
-#hint { min-height: 3em; }
-/* Gradio stretches gallery tiles to fill the row when it holds fewer pictures than columns, so
-   two 28x28 digits showed as two huge, cropped, blurred tiles. Fixed tiles keep them whole. */
-.pictures .grid-container { grid-template-columns: repeat(auto-fill, 120px) !important; }
-.pictures .thumbnail-item { aspect-ratio: 1; }
-.pictures img { image-rendering: pixelated; }
-/* Downloaded file names wrap instead of ending in an ellipsis ("mnist… .pth"). */
-#downloads .filename { flex-wrap: wrap; }
-#downloads .filename .stem { white-space: normal; overflow-wrap: anywhere; }
-#steps .grid-container { grid-template-columns: repeat(auto-fill, 150px) !important; }
-"""
 
 INTRO = """# Draw a digit · watch a CNN learn
 Draw on the canvas: the lesson's small convolutional network (206,922 parameters) classifies
@@ -183,7 +168,7 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
             queue=False,
         )
         demo.load(canvas_choice, None, draw.columns, api_name=False, queue=False)
-        demo.load(None, js=SELECT_BRUSH_JS)
+        demo.load(None, js=static_text("select_brush.js"))  # For ?canvas=sketchpad.
         # Registers the new session for expiry at once, before its first stroke.
         demo.load(lambda state: state, session, session, api_name=False, queue=False)
     # Gradio gives a concurrency group the lowest limit of its events, whichever ran first: say
@@ -246,7 +231,7 @@ def launch_options() -> dict:
         "max_file_size": "5mb",
         "enable_monitoring": False,
         "show_error": True,
-        "css": CSS,
+        "css": static_text("app.css"),
         # Each browser tab holds a session; keep at most this many in memory.
         "state_session_capacity": settings.MAX_SESSIONS.read(),
     }

@@ -4,6 +4,8 @@ The pad is a ``<canvas>`` in a gr.HTML (static/sketch.js draws on it). The page 
 visitor's model itself: mnist_demo.recognition.page_model turns the session's model into a JSON
 layer list, which travels in a hidden gr.HTML (``#page-model``) and is refreshed whenever the
 session's model changes; static/cnn.js and static/preprocess.js, served from this package, run it.
+The payload also carries the verdict's words (mnist_demo.recognition.wording), even for a model
+the page cannot run, so that static/wording.js words the page's answers and the server's alike.
 When the server needs the drawing (teaching panels, Retrain, the fallback when the scripts cannot
 load) the page sends it as a small PNG data URL in a hidden textbox: one request, no upload.
 """
@@ -16,15 +18,14 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from mnist_demo.recognition.ink import check_size
+from mnist_demo.ui.page_files import STATIC_DIR, static_text
 
-STATIC_DIR = Path(__file__).parent / "static"
 RUNTIME_FILES = ("cnn.js", "preprocess.js")
 PAD_ID = "sketch"
 PAGE_MODEL_ID = "page-model"
@@ -44,25 +45,6 @@ PAD_HTML = f"""
     <button type="button" class="clear">Clear</button>
   </div>
 </div>
-"""
-PAD_CSS = """
-.pad { display: flex; flex-direction: column; align-items: center; gap: 6px; }
-.pad canvas { width: min(100%, 340px); aspect-ratio: 1; background: #fff; touch-action: none;
-  border: 1px solid var(--border-color-primary); border-radius: 6px; cursor: crosshair;
-  user-select: none; -webkit-user-select: none; }
-.pad .readout { font-size: 1.6em; font-weight: bold; min-height: 1.3em; }
-.pad .tools { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; }
-.pad button { padding: 4px 12px; border: 1px solid var(--border-color-primary);
-  border-radius: 6px; background: var(--button-secondary-background-fill); }
-"""
-# The payload's carrier: no markup, its value handed to the pad (and on every change).
-CARRIER_JS = """
-const take = () => {
-  window.mnistDemoModel = props.value;
-  window.dispatchEvent(new Event("mnist-model"));
-};
-take();
-watch("value", take);
 """
 
 
@@ -87,7 +69,7 @@ def allow_static_files() -> None:
 @dataclass
 class Pad:
     pad: gr.HTML
-    page_model: gr.HTML  # The session's model as the page runs it (JSON text, or "").
+    page_model: gr.HTML  # The session's model as the page runs it, and its words (JSON text).
     ink: gr.Textbox  # Where the page puts the drawing when the server needs it.
 
 
@@ -96,14 +78,15 @@ def build_pad(page_model: str) -> Pad:
     pad = gr.HTML(
         elem_id=PAD_ID,
         html_template=PAD_HTML,
-        css_template=PAD_CSS,
-        js_on_load=(STATIC_DIR / "sketch.js").read_text(encoding="utf-8"),
+        css_template=static_text("pad.css"),
+        # The wording first: the pad's script words its answers with it (window.mnistWording).
+        js_on_load=static_text("wording.js", "sketch.js"),
         runtime=json.dumps(runtime_urls()),
     )
     carrier = gr.HTML(
         page_model,
         html_template="",
-        js_on_load=CARRIER_JS,
+        js_on_load=static_text("model_carrier.js"),
         visible="hidden",
         elem_id=PAGE_MODEL_ID,
     )

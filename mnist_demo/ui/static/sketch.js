@@ -4,16 +4,24 @@
 // loaded from the app's static files. Without them (not loaded yet, blocked, failed) each
 // finished stroke goes to the server instead: trigger("ink"). While a panel that needs the
 // drawing on the server is open, the page still predicts, and sends one request per stroke.
+// Its words come from the payload, through static/wording.js.
 const canvas = element.querySelector("canvas");
 const context = canvas.getContext("2d", { willReadFrequently: true });
 const readout = element.querySelector(".readout");
 const sizeInput = element.querySelector(".brush-size");
 const eraserInput = element.querySelector(".eraser");
+const wording = window.mnistWording;  // static/wording.js, run just before this script.
 const strokes = [];
 let current = null;
 let lastPrediction = 0;
 let predictions = 0;  // How many answers the page has computed (for tests and benchmarks).
 let runtime = null;  // { layers, payload } once the scripts and the model are in.
+let taken = { text: null, payload: null };  // The last payload read, so it is parsed once.
+// The payload's extras (thresholds, description, wording table): there even when the page cannot
+// run the model, to word the server's answers.
+let extras = null;
+let shownLabel = null;  // The Label's last confidences (the server's answer on its path), or null.
+let mirroring = false;  // Whether the answer above the pad follows the server's.
 let serverHasDrawing = true;
 let latest = { label: null, picture: "", hint: "" };
 const PREDICT_EVERY_MS = 50;
@@ -63,63 +71,6 @@ function ink() {
   return alpha;
 }
 
-// The server's hint_for (draw_tab.py), with its thresholds from the payload.
-function percent(value) {
-  return window.mnistPreprocess.rint(value * 100) + "%";
-}
-
-// mnist_demo.recognition.verdict: at or above "sure" a digit, below "unsure" not one, unsure between.
-function verdictOf(confidence, extras) {
-  const [positive, unsure, negative] = extras.words;
-  if (confidence < extras.unsure) return negative;
-  return confidence < extras.sure ? unsure : positive;
-}
-
-function capitalized(words) {
-  return words.charAt(0).toUpperCase() + words.slice(1).toLowerCase();
-}
-
-function hintFor(probabilities, payload) {
-  const extras = payload.extras, model = extras.description;
-  if (!probabilities) {
-    const thing = payload.dataset === "mnist" ? "a digit" : "a clothing item";
-    return `✏️ Draw ${thing} in the box: the prediction appears as you draw (${model}).`;
-  }
-  const names = payload.class_names;
-  const top = topIndex(probabilities);
-  const spread = -probabilities.filter((p) => p > 0).reduce((s, p) => s + p * Math.log(p), 0)
-    / Math.log(probabilities.length);
-  const confidence = probabilities[top];
-  const [positive, unsure, negative] = extras.words;
-  const said = verdictOf(confidence, extras);
-  if (said === negative) {
-    return `🚫 **${capitalized(negative)}**, it says: no class stands out (best guess ` +
-      `${names[top]} at ${percent(confidence)}, spread ${percent(spread)}) (${model}).`;
-  }
-  if (said === unsure) {
-    return `🤔 **Unsure.** Best guess **${names[top]}** at only ${percent(confidence)} ` +
-      `(spread ${percent(spread)}). Try a bigger, clearer drawing (${model}).`;
-  }
-  return `**${names[top]}** with ${percent(confidence)} confidence: ${positive} (${model}).`;
-}
-
-function topIndex(probabilities) {
-  let top = 0;
-  probabilities.forEach((p, i) => { if (p > probabilities[top]) top = i; });
-  return top;
-}
-
-// The big answer above the pad: the class and its probability, or the verdict's doubt.
-function readoutFor(probabilities, payload) {
-  if (!probabilities) return "";
-  const top = topIndex(probabilities), name = payload.class_names[top];
-  const confidence = probabilities[top], [, unsure, negative] = payload.extras.words;
-  const said = verdictOf(confidence, payload.extras);
-  if (said === negative) return `${capitalized(negative)}`;
-  if (said === unsure) return `${name}? · ${percent(confidence)} (unsure)`;
-  return `${name} · ${percent(confidence)}`;
-}
-
 function pictureHtml(picture) {
   const small = document.createElement("canvas");
   small.width = small.height = 28;
@@ -151,12 +102,12 @@ function predict() {
         .sort((a, b) => b.confidence - a.confidence) : [],
     },
     picture: probabilities ? pictureHtml(prepared.picture) : "",
-    hint: hintFor(probabilities, payload),
+    hint: wording.say("hint", probabilities, names, payload.extras),
     probabilities,
     model: payload.id,
     milliseconds: performance.now() - started,
   };
-  readout.textContent = readoutFor(probabilities, payload);
+  readout.textContent = wording.say("readout", probabilities, names, payload.extras);
   lastPrediction = performance.now();
   predictions += 1;
   trigger("predicted");
@@ -170,26 +121,25 @@ function panelsOpen() {
   });
 }
 
-// On the server path the answer above the pad follows the hint the server sends.
-function mirrorServerAnswer() {
-  const hint = document.querySelector("#hint");
-  if (!hint || hint.dataset.mirrored) return;
-  hint.dataset.mirrored = "1";
-  new MutationObserver(() => {
-    if (runtime) return;
-    const text = hint.innerText.trim();
-    const sure = text.match(/^(.+?) with (\d+%) confidence/);
-    const unsure = text.match(/^🤔 Unsure\. Best guess (.+?) at only (\d+%)/);
-    const doubt = text.match(/^🚫 (.+?), it says/);
-    readout.textContent = sure ? `${sure[1]} · ${sure[2]}`
-      : unsure ? `${unsure[1]}? · ${unsure[2]} (unsure)` : doubt ? doubt[1] : "";
-  }).observe(hint, { subtree: true, childList: true, characterData: true });
+// On the server path the answer above the pad follows the server's: the Label's value (class
+// names and probabilities) after each change, handed over by a client-side event on the Label
+// (tabs/draw.py: no request), worded with the same table as the page's own answers.
+function takeLabel(label) {
+  shownLabel = label && label.confidences && label.confidences.length ? label.confidences : null;
+  showServerAnswer();
+}
+
+function showServerAnswer() {
+  if (!mirroring || runtime || !extras) return;
+  const names = shownLabel ? shownLabel.map((each) => each.label) : [];
+  const probabilities = shownLabel ? shownLabel.map((each) => each.confidence) : null;
+  readout.textContent = wording.say("readout", probabilities, names, extras);
 }
 
 // The stroke is finished: the page answers; the server hears of it only if it needs it.
 function finished() {
   const local = predict();
-  if (!local) mirrorServerAnswer();
+  if (!local) mirroring = true;
   if (!local) trigger("ink");
   else if (panelsOpen()) trigger("sync");
   serverHasDrawing = !local || panelsOpen();
@@ -248,29 +198,51 @@ function loadScript(url) {
   });
 }
 
-function takeModel() {
+function readPayload() {
   const text = window.mnistDemoModel;
-  if (!text || !window.mnistCnn || !window.mnistPreprocess) return;
-  try {
-    const payload = JSON.parse(text);
-    runtime = { payload, layers: window.mnistCnn.compile(payload) };
-    canvas.dataset.model = payload.id;
-    if (strokes.length) predict();
-  } catch (error) {
-    console.warn("mnist-demo: the in-page model failed, predicting on the server", error);
+  if (text && text !== taken.text) {
+    try {
+      taken = { text, payload: JSON.parse(text) };
+    } catch (error) {
+      console.warn("mnist-demo: the model payload is unreadable", error);
+      taken = { text, payload: null };
+    }
+  }
+  return taken.payload;
+}
+
+function takeModel() {
+  const payload = readPayload();
+  if (!payload) return;
+  extras = payload.extras;
+  if (!payload.layers) {  // A model the page cannot run: the server answers from now on.
     runtime = null;
     delete canvas.dataset.model;
+    mirroring = true;
+  } else if (window.mnistCnn && window.mnistPreprocess) {
+    try {
+      runtime = { payload, layers: window.mnistCnn.compile(payload) };
+      canvas.dataset.model = payload.id;
+      if (strokes.length) predict();
+    } catch (error) {
+      console.warn("mnist-demo: the in-page model failed, predicting on the server", error);
+      runtime = null;
+      delete canvas.dataset.model;
+    }
   }
+  showServerAnswer();
 }
 
 window.mnistSketch = {
   inkDataUrl: () => (strokes.length ? canvas.toDataURL("image/png") : ""),
   outputs: () => [latest.label, latest.picture, latest.hint],
   latest: () => latest,
+  takeLabel,
   get runtime() { return runtime; },
   get predictions() { return predictions; },
 };
 window.addEventListener("mnist-model", takeModel);
+takeModel();  // The payload may have come before this script: its words are usable already.
 (async () => {
   try {
     for (const url of JSON.parse(props.runtime)) await loadScript(url);

@@ -16,14 +16,17 @@ import gradio as gr
 import numpy as np
 
 from mnist_demo.pictures import INPUT_SCALE
+from mnist_demo.recognition import wording
 from mnist_demo.recognition.page_model import PageExportError, page_model
-from mnist_demo.recognition.verdict import verdict, words
+from mnist_demo.recognition.verdict import words
+from mnist_demo.recognition.wording import spread as spread  # Its old home: kept importable.
 from mnist_demo.serving.session import Session
 from mnist_demo.ui.canvas import Pad, build_pad, drawing_from_ink
 from mnist_demo.ui.inline import image_html
+from mnist_demo.ui.page_files import static_text
 
 EXAMPLES_DIR = Path(__file__).parent.parent / "examples"
-SKETCHPAD_ID = "sketchpad"
+SKETCHPAD_ID = "sketchpad"  # static/select_brush.js names it too.
 SOFTMAX_NOTE = """The last layer's softmax turns any ten scores into ten probabilities that sum
 to 1: there is no "none of these" output. So a model trained on digits alone names a digit even
 for a letter, a smiley or a scribble, often with high confidence: the lesson's model, trained on
@@ -48,34 +51,14 @@ def picture_html(picture: np.ndarray) -> str:
     return image_html(picture, "The 28×28 image the model sees", picture.shape[1] * INPUT_SCALE)
 
 
-def spread(probabilities: dict[str, float]) -> float:
-    """Entropy as a fraction of its maximum: 0 = one sure class, 1 = all classes equal."""
-    values = np.array(list(probabilities.values()), dtype=np.float64)
-    values = values[values > 0]
-    return float(-(values * np.log(values)).sum() / np.log(len(probabilities)))
-
-
 def hint_for(probabilities: dict[str, float], session: Session) -> str:
-    """The line above the probabilities: the verdict and the best guess."""
+    """The line above the probabilities: the verdict and the best guess (the words are
+    mnist_demo.recognition.wording's, the page's too)."""
     model = session.model_description
-    if not probabilities:
-        thing = "a digit" if session.dataset == "mnist" else "a clothing item"
-        return f"✏️ Draw {thing} in the box: the prediction appears as you draw ({model})."
-    top, confidence = max(probabilities.items(), key=lambda item: item[1])
+    if not probabilities:  # No model needed to ask for a drawing.
+        return wording.blank_hint(session.dataset, model)
     predictor = session.predictor()
-    positive, unsure, negative = words(predictor.spec.name)
-    said = verdict(probabilities.values(), predictor.thresholds, predictor.spec.name)
-    if said == negative:
-        return (
-            f"🚫 **{negative.capitalize()}**, it says: no class stands out (best guess {top} at "
-            f"{confidence:.0%}, spread {spread(probabilities):.0%}) ({model})."
-        )
-    if said == unsure:
-        return (
-            f"🤔 **Unsure.** Best guess **{top}** at only {confidence:.0%} "
-            f"(spread {spread(probabilities):.0%}). Try a bigger, clearer drawing ({model})."
-        )
-    return f"**{top}** with {confidence:.0%} confidence: {positive} ({model})."
+    return wording.hint(probabilities, predictor.thresholds, predictor.spec.name, model)
 
 
 def classify(image, session: Session):
@@ -111,20 +94,23 @@ def touching(handler):
 
 
 def page_model_json(session: Session) -> str:
-    """The session's model as the page runs it, with what the page needs to word its hint;
-    "" when the model has a layer the page cannot run (the page then predicts on the server)."""
+    """The session's model as the page runs it, with what the page needs to word its answers.
+    A model with a layer the page cannot run travels without its layers: the page then predicts
+    on the server, and still words the server's answers above the pad."""
     predictor = session.predictor()
-    # The verdict's thresholds and words (mnist_demo.recognition.verdict): the page words its hint
-    # as hint_for does.
+    # The verdict's thresholds and words (mnist_demo.recognition.verdict) and the wording table
+    # (mnist_demo.recognition.wording): static/wording.js words the page's answers as hint_for
+    # words the server's.
     extras = {
         "description": session.model_description,
         **predictor.thresholds.to_dict(),
         "words": words(predictor.spec.name),
+        "wording": wording.table(predictor.spec.name),
     }
     try:
         payload = page_model(predictor.model, predictor.spec, predictor.class_names, extras)
     except PageExportError:
-        return ""
+        payload = {"dataset": predictor.spec.name, "extras": extras}
     return json.dumps(payload, separators=(",", ":"))
 
 
@@ -132,22 +118,6 @@ def canvas_choice(request: gr.Request):
     """``?canvas=sketchpad`` shows the old gr.Sketchpad instead of the pad (for benchmarks)."""
     old = request.query_params.get("canvas") == "sketchpad"
     return gr.update(visible=not old), gr.update(visible=old)
-
-
-# Gradio 6.31 opens the Sketchpad with no tool selected, so strokes do nothing until the Brush
-# button is clicked (see docs/gradio.md); click it for the visitor, retrying until
-# the editor has rendered.
-SELECT_BRUSH_JS = f"""
-() => {{
-  let tries = 0;
-  const click = () => {{
-    const button = document.querySelector('#{SKETCHPAD_ID} button[aria-label="Brush"]');
-    if (button) {{ button.click(); return; }}
-    if (tries++ < 100) setTimeout(click, 100);
-  }};
-  click();
-}}
-"""
 
 
 @dataclass
@@ -259,17 +229,16 @@ def wire_draw_tab(
     return events
 
 
-# The pad's events hand the server its drawing: the js runs first and replaces the first input.
-INK_JS = "(...values) => [window.mnistSketch.inkDataUrl(), ...values.slice(1)]"
-
-
 def wire_pad(tab: DrawTab, session: gr.State, settings: dict, follower: Follower) -> list:
     """The pad's three events: ``predicted`` shows the page's own answer (no request), ``ink``
-    predicts on the server (the fallback), ``sync`` only hands it the drawing for the panels."""
+    predicts on the server (the fallback), ``sync`` only hands it the drawing for the panels;
+    and the Label's change, which hands the server's answer to the pad (no request)."""
     pad = tab.pad.pad
-    pad.predicted(
-        None, None, tab.outputs, js="() => window.mnistSketch.outputs()", show_progress="hidden"
-    )
+    pad.predicted(None, None, tab.outputs, js=static_text("page_answer.js"), show_progress="hidden")
+    # The answer above the pad follows the server's when the page cannot answer: the Label's
+    # value goes to the pad in the page, no request (the pad words it, see static/sketch.js).
+    label = tab.outputs[0]
+    label.change(None, label, None, js=static_text("label_to_pad.js"), show_progress="hidden")
 
     def on_ink(text: str, state: Session, *extra_values):
         try:
@@ -286,16 +255,17 @@ def wire_pad(tab: DrawTab, session: gr.State, settings: dict, follower: Follower
         return (state, *follower.refresh(state, *extra_values))
 
     inputs = [tab.pad.ink, session, *follower.inputs]
+    with_ink = static_text("ink_input.js")  # Runs first: puts the pad's drawing in the inputs.
     return [
         pad.ink(
             on_ink,
             inputs,
             [*tab.outputs, session, *follower.outputs],
-            js=INK_JS,
+            js=with_ink,
             api_name=False,
             **settings,
         ),
         pad.sync(
-            on_sync, inputs, [session, *follower.outputs], js=INK_JS, api_name=False, **settings
+            on_sync, inputs, [session, *follower.outputs], js=with_ink, api_name=False, **settings
         ),
     ]

@@ -26,6 +26,7 @@ from mnist_demo.training.loop import TrainingDiverged
 from mnist_demo.training.options import BUTTON_PRESETS, CONTROLS, PRESETS, config_from_values
 from mnist_demo.ui.guards.limits import Limits
 from mnist_demo.ui.guards.sessions import ListenerWatch
+from mnist_demo.ui.page_files import static_text
 from mnist_demo.ui.tabs.retrain_controls import control, with_control_parameters
 
 logger = logging.getLogger(__name__)
@@ -224,7 +225,7 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
     # The server knows the settings, only the page knows its own address (behind a proxy, as on
     # Spaces): the server writes the query, the page prefixes its address and copies it.
     copy.click(make_link, [hide_advanced, *controls.values()], link, queue=False).then(
-        None, link, link, js=COPY_LINK_JS
+        None, link, link, js=static_text("copy_link.js")
     )
     for name, button in preset_buttons.items():
         button.click(
@@ -250,13 +251,3 @@ class RetrainTab:
     use: gr.Button
     back: gr.Button
     train_event: object
-
-
-COPY_LINK_JS = """
-(query) => {
-  if (!query || query.startsWith("http")) return query;
-  const url = window.location.origin + window.location.pathname + "?" + query;
-  if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => {});
-  return url;
-}
-"""
