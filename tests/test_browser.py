@@ -22,6 +22,16 @@ def page(app_url, browser):
     return page
 
 
+@pytest.fixture
+def fresh_page(app_url, browser):
+    """A page of its own (a new visitor's session), for a test that must not depend on what
+    earlier tests left on the shared page's canvas."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(app_url)
+    yield page
+    page.close()
+
+
 def canvas_box(page):
     """The drawing surface: the largest canvas inside the Sketchpad."""
     page.wait_for_selector("#sketch canvas", timeout=30_000)
@@ -42,12 +52,23 @@ def stroke(page, box, points):
     page.mouse.up()
 
 
-def test_drawing_a_seven_shows_the_prediction(page, artifacts_dir):
+def draw_seven(page) -> None:
+    """Draw a seven on the Draw tab's canvas and wait until the prediction shows it."""
     box = canvas_box(page)
     page.wait_for_timeout(500)  # The brush is selected on load (gradio 6.31 starts with none).
     stroke(page, box, [(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)])
-    prediction = page.locator("#prediction")
-    prediction.get_by_text("7").first.wait_for(timeout=20_000)
+    page.locator("#prediction").get_by_text("7").first.wait_for(timeout=20_000)
+
+
+@pytest.fixture(scope="module")
+def page_with_seven(page):
+    """The shared page with a seven drawn on it once, for whichever of its tests runs first."""
+    draw_seven(page)
+    return page
+
+
+def test_drawing_a_seven_shows_the_prediction(page_with_seven, artifacts_dir):
+    page = page_with_seven
     hint = page.locator("#hint").inner_text()
     assert "7" in hint, hint
     # The model's 28x28 view arrives inline with the prediction, drawn with hard pixel edges.
@@ -66,7 +87,8 @@ def open_panel(page, selector: str, title: str):
     return panel
 
 
-def test_inside_panels_follow_the_drawing(page, artifacts_dir):
+def test_inside_panels_follow_the_drawing(page_with_seven, artifacts_dir):
+    page = page_with_seven
     inside = open_panel(page, "#inside", "Inside the network")
     page.locator("#inside-message").get_by_text("7").first.wait_for(timeout=20_000)
     for name in ("conv1", "pool1", "conv2", "pool2"):
@@ -93,7 +115,12 @@ def test_inside_panels_follow_the_drawing(page, artifacts_dir):
     )
 
 
-def test_teaching_it_your_handwriting_in_the_browser(page, artifacts_dir):
+def test_teaching_it_your_handwriting_in_the_browser(fresh_page, artifacts_dir):
+    # "Add to my digits" adds the drawing on the canvas: this test draws its own on a page of its
+    # own, rather than relying on the seven an earlier test left (alone, it had none), and its
+    # fine-tuned model stays out of the shared page's session.
+    page = fresh_page
+    draw_seven(page)
     panel = open_panel(page, "#handwriting", "Teach it your handwriting")
     page.locator("#true-label input").click()
     page.get_by_role("option", name="7", exact=True).click()
@@ -147,7 +174,8 @@ def chart_image(page, selector: str) -> bytes:
     return page.locator(selector).screenshot()
 
 
-def test_a_tiny_retrain_updates_the_charts(page, artifacts_dir):
+def test_a_tiny_retrain_updates_the_charts(page_with_seven, artifacts_dir):
+    page = page_with_seven
     page.get_by_role("tab", name="Retrain").click()
     before = chart_image(page, "#loss-chart")
     page.locator("#start").click()

@@ -1,5 +1,7 @@
 """Outlier exposure and coarse scans: the synthetic non-digits and what training adds per batch."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ from PIL import Image, ImageFilter
 from mnist_demo.config import MNIST, shipped_weights_path
 from mnist_demo.data import Augmentation
 from mnist_demo.recognition.inference import Predictor
+from mnist_demo.samples import outliers
 from mnist_demo.samples.coarse import dilate
 from mnist_demo.samples.outliers import KINDS, fonts_for, non_digit, non_digits
 from mnist_demo.training.exposure import (
@@ -40,6 +43,38 @@ def test_evaluation_fonts_are_pillows_own_so_they_are_never_trained_on():
     assert fonts_for("evaluation") == [None]
     trained_on = fonts_for("train")
     assert trained_on == [None] or not set(trained_on) & set(fonts_for("validation"))
+
+
+@pytest.mark.parametrize(
+    ("role", "package"), [("train", "fonts-dejavu-core"), ("validation", "fonts-liberation")]
+)
+@pytest.mark.parametrize("state", ["missing", "empty"])
+def test_missing_fonts_warn_once_naming_the_folder_and_the_package(
+    role, package, state, tmp_path, monkeypatch
+):
+    folder = tmp_path / "fonts"
+    if state == "empty":
+        folder.mkdir()
+    monkeypatch.setitem(outliers.FONT_DIRS, role, folder)
+    monkeypatch.setattr(outliers, "_warned_folders", set(), raising=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # Only the code's own "once" may hold back a repeat.
+        assert fonts_for(role) == [None] and fonts_for(role) == [None]
+        non_digits(3, 1, role)
+    messages = [str(warning.message) for warning in caught]
+    assert len(messages) == 1, messages
+    assert str(folder) in messages[0] and f"apt-get install {package}" in messages[0]
+
+
+def test_installed_fonts_and_the_evaluation_role_do_not_warn(tmp_path, monkeypatch):
+    folder = tmp_path / "fonts"
+    folder.mkdir()
+    (folder / "Some-Regular.ttf").write_bytes(b"")  # Listed, never opened by fonts_for.
+    monkeypatch.setitem(outliers.FONT_DIRS, "train", folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fonts_for("train") == [folder / "Some-Regular.ttf"]
+        assert fonts_for("evaluation") == [None]
 
 
 def test_a_batch_gets_outliers_appended_and_their_loss_pulls_toward_uniform(mnist_test):

@@ -11,11 +11,13 @@ from PIL import Image
 from mnist_demo.cli import main
 from mnist_demo.config import FASHION_MNIST, MNIST, shipped_weights_path
 from mnist_demo.recognition import inference
-from mnist_demo.recognition.checkpoint import load_checkpoint
+from mnist_demo.recognition.checkpoint import load_checkpoint, update_sidecar
 from mnist_demo.recognition.inference import Prediction, Predictor, predict_files, shipped_predictor
 from mnist_demo.recognition.model import ModelConfig, SmallCNN
+from mnist_demo.recognition.verdict import Thresholds
 from mnist_demo.samples.drawings import CONVENTIONS, make_drawing
 from mnist_demo.samples.templates import template_drawing
+from mnist_demo.settings import WEIGHTS
 
 CLEARED = {"background": None, "layers": [], "composite": None}
 
@@ -98,6 +100,36 @@ def test_shipped_predictor_is_loaded_once_even_under_a_rush(monkeypatch):
         thread.join()
     assert loads == ["mnist"]
     assert all(result is results[0] for result in results)
+
+
+def test_serving_in_memory_models_reads_the_shipped_sidecar_once_per_version(tmp_path, monkeypatch):
+    folder = tmp_path / "weights"
+    sidecar = folder / "mnist_cnn.json"
+    folder.mkdir()
+    sidecar.write_text(json.dumps({"verdict": {"sure": 0.8, "unsure": 0.5}}))
+    monkeypatch.setenv(WEIGHTS.name, str(folder))
+    monkeypatch.setattr(inference, "_thresholds", {}, raising=False)  # A fresh process.
+    reads = []
+    real_read = inference.read_metadata
+
+    def counting_read(path):
+        reads.append(path)
+        return real_read(path)
+
+    monkeypatch.setattr(inference, "read_metadata", counting_read)
+    model = other_model()
+    # What the Retrain tab does on every progress update of a run.
+    served = [Predictor.from_model(model).thresholds for _ in range(50)]
+    assert served == [Thresholds(0.8, 0.5)] * 50 and len(reads) == 1
+
+    update_sidecar(folder / "mnist_cnn.pth", verdict={"sure": 0.7, "unsure": 0.4})
+    assert Predictor.from_model(model).thresholds == Thresholds(0.7, 0.4) and len(reads) == 2
+
+    monkeypatch.delenv(WEIGHTS.name)  # Back to the shipped folder: its own sidecar is read.
+    shipped = Thresholds.from_metadata(
+        json.loads(shipped_weights_path("mnist").with_suffix(".json").read_text())
+    )
+    assert Predictor.from_model(model).thresholds == shipped and len(reads) == 3
 
 
 def test_fashion_weights_speak_fashion():

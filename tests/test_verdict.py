@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from mnist_demo.honesty.calibrate import choose_thresholds
+from mnist_demo.honesty.calibrate import choose_thresholds, chosen_on
 from mnist_demo.recognition.checkpoint import save_checkpoint, update_sidecar
 from mnist_demo.recognition.inference import Predictor
 from mnist_demo.recognition.model import SmallCNN
@@ -103,3 +103,20 @@ def test_thresholds_drop_to_keep_more_digits_only_while_non_digits_stay_below():
     # Between "digit" and "not a digit", a band says unsure: the top tenth of the non-digits.
     assert (low < lowered.unsure).double().mean().item() <= 0.9 + 1e-3
     assert lowered.unsure < lowered.sure
+
+
+@pytest.mark.parametrize(
+    ("dataset", "kept", "rejected", "foreign"),
+    [
+        ("mnist", "digits", "non-digits", ("items", "clothing")),
+        ("fashion", "items", "non-clothing images", ("of the digits", "of the non-digits")),
+    ],
+)
+def test_how_the_thresholds_were_chosen_is_told_in_the_datasets_own_words(
+    dataset, kept, rejected, foreign
+):
+    text = chosen_on(dataset, 2000, 4000, "held-out training images")
+    assert text.startswith("validation: 2000 held-out training images (")
+    assert f"4000 {rejected} (" in text and "never the test set" in text
+    assert text.count(f"of the {kept}") == 2 and text.count(f"of the {rejected}") == 2
+    assert not [word for word in foreign if word in text], text

@@ -28,6 +28,7 @@ from mnist_demo.recognition.checkpoint import (
     CheckpointError,
     load_checkpoint,
     read_metadata,
+    sidecar_path,
 )
 from mnist_demo.recognition.preprocess import preprocess
 from mnist_demo.recognition.probabilities import class_probabilities
@@ -195,12 +196,37 @@ def shipped_predictor(dataset: str = "mnist") -> Predictor:
     return predictor
 
 
-def shipped_thresholds(dataset: str) -> Thresholds:
-    """The verdict's thresholds in the shipped weights' sidecar (the defaults if unreadable)."""
+# Weights path -> (its sidecar's stamp, the thresholds read from it).
+_thresholds: dict[Path, tuple[tuple[int, int, int] | None, Thresholds]] = {}
+
+
+def sidecar_stamp(path: Path) -> tuple[int, int, int] | None:
+    """The sidecar's inode, modification time and size, or None when there is none. Sidecars
+    are replaced atomically (a new file), so any rewrite changes the stamp."""
     try:
-        return Thresholds.from_metadata(read_metadata(shipped_weights_path(dataset)))
+        stat = sidecar_path(path).stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def shipped_thresholds(dataset: str) -> Thresholds:
+    """The verdict's thresholds in the shipped weights' sidecar (the defaults if unreadable).
+
+    Read once per version of the file: the Retrain tab asks on every progress update. The path
+    is looked up on each call, so a changed $MNIST_DEMO_WEIGHTS is still followed.
+    """
+    path = shipped_weights_path(dataset)
+    stamp = sidecar_stamp(path)
+    cached = _thresholds.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        thresholds = Thresholds.from_metadata(read_metadata(path))
     except CheckpointError:
-        return Thresholds()
+        thresholds = Thresholds()
+    _thresholds[path] = (stamp, thresholds)
+    return thresholds
 
 
 def load_shipped_checkpoint(dataset: str) -> Checkpoint:

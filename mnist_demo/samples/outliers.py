@@ -13,6 +13,7 @@ out: nobody can blame a model for reading an O as a 0. Likewise plain circles an
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -26,23 +27,55 @@ from mnist_demo.samples.drawings import render
 
 # Printed characters that are not digit-like in any common font.
 CHARACTERS = "ACEFHKMNPRUVWXYacefhkmnprtuvwxy#%&@*+=<>~^"
-# Debian's font packages (fonts-dejavu-core, fonts-liberation2): DejaVu trains, Liberation
-# validates (thresholds are chosen on it), Pillow's own built-in font is kept for evaluation.
+# DejaVu trains, Liberation validates (thresholds are chosen on it), Pillow's own built-in font is
+# kept for evaluation.
 FONT_DIRS = {
     "train": Path("/usr/share/fonts/truetype/dejavu"),
     "validation": Path("/usr/share/fonts/truetype/liberation"),
 }
+# The Debian package that installs each folder (fonts-liberation2 installs liberation2/ instead).
+FONT_PACKAGES = {"train": "fonts-dejavu-core", "validation": "fonts-liberation"}
+FONT_USES = {"train": "outlier exposure", "validation": "choosing the verdict's thresholds"}
+_warned_folders: set[Path] = set()
+
+
+class MissingFontsWarning(UserWarning):
+    """A role's font folder is missing or empty, so its non-digits use Pillow's built-in font."""
+
+
 KINDS = ("text", "scribble", "zigzag", "spiral", "star", "shape")
 
 Polyline = list[tuple[float, float]]  # (row, column) points in a unit box.
 
 
 def fonts_for(role: str) -> list[Path | None]:
-    """The font files for ``role``; ``[None]`` (Pillow's built-in font) when none are installed
-    or the role is "evaluation"."""
+    """The font files for ``role``; ``[None]`` (Pillow's built-in font) for "evaluation", or
+    with a :class:`MissingFontsWarning` when the role's fonts are not installed."""
     folder = FONT_DIRS.get(role)
-    files = sorted(folder.glob("*.ttf")) if folder and folder.is_dir() else []
-    return [path for path in files if "Math" not in path.name] or [None]
+    if folder is None:
+        return [None]
+    files = sorted(folder.glob("*.ttf")) if folder.is_dir() else []
+    fonts = [path for path in files if "Math" not in path.name]
+    if not fonts:
+        warn_missing_fonts(role, folder)
+    return fonts or [None]
+
+
+def warn_missing_fonts(role: str, folder: Path) -> None:
+    """Warn, once per folder, that ``role`` falls back to Pillow's built-in font. That font is
+    the one held out for evaluation, so without a warning the held-out results would quietly
+    stop being held out."""
+    if folder in _warned_folders:
+        return
+    _warned_folders.add(folder)
+    package = FONT_PACKAGES.get(role, "the fonts")
+    warnings.warn(
+        f"no fonts in {folder}: {FONT_USES.get(role, role)} falls back to Pillow's built-in font, "
+        f"the one kept for evaluation, so held-out non-digit results will be optimistic; install "
+        f"Debian's {package} (apt-get install {package})",
+        MissingFontsWarning,
+        stacklevel=3,
+    )
 
 
 def load_font(path: Path | None, size: int) -> ImageFont.FreeTypeFont:
