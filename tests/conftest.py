@@ -1,4 +1,9 @@
-"""Shared test setup: real MNIST from ../shared/datasets unless MNIST_DEMO_DATA says otherwise."""
+"""Shared test setup: real MNIST from ../shared/datasets unless MNIST_DEMO_DATA says otherwise.
+
+Two tiers. Plain ``pytest`` runs the fast tier, what a contributor runs after every change.
+``pytest --full`` adds the tests marked ``slow`` (trainings, real servers, security replays) and
+``browser`` (real Chromium): the whole suite, which CI runs.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,26 @@ if not os.environ.get("MNIST_DEMO_DATA") and SHARED_DATA.is_dir():
     os.environ["MNIST_DEMO_DATA"] = str(SHARED_DATA)
 
 
+FULL_ONLY = ("slow", "browser")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--full",
+        action="store_true",
+        help="the whole suite: add the slow and browser tests to the fast tier (what CI runs)",
+    )
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``cuda`` need a CUDA GPU: skipped, saying so, on a machine without one."""
+    """The fast tier leaves out the full suite's tests; tests marked ``cuda`` need a CUDA GPU
+    and are skipped, saying so, on a machine without one."""
+    if not config.getoption("--full"):
+        later = [item for item in items if any(item.get_closest_marker(m) for m in FULL_ONLY)]
+        if later:
+            config.hook.pytest_deselected(items=later)
+            left_out = set(later)
+            items[:] = [item for item in items if item not in left_out]
     import torch
 
     if torch.cuda.is_available():
@@ -24,6 +47,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("cuda"):
             item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    if config.getoption("--full"):
+        return "tier: full (slow and browser tests included)"
+    return "tier: fast (pytest --full adds the slow and browser tests)"
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,7 @@ def test_shipped_sidecars_record_how_they_were_made():
         assert not checkpoint.model.config.batch_norm  # The lesson's architecture.
 
 
+@pytest.mark.slow
 def test_train_dry_run_saves_weights_sidecar_and_plot(tmp_path):
     out, plot = tmp_path / "model.pth", tmp_path / "curves.png"
     result = mnist_demo("train", "--dry-run", "--out", str(out), "--plot", str(plot))
@@ -82,6 +83,7 @@ def test_bench_train_prints_both_pipelines_side_by_side():
     assert report["engine_test_accuracy"] > 0.97 and report["lesson_test_accuracy"] > 0.97
 
 
+@pytest.mark.slow
 def test_bench_predict_times_the_same_calls_idle_and_while_training():
     result = mnist_demo("bench", "predict", "--repeats", "20", "--while-training", "--json")
     assert result.returncode == 0, result.stderr
@@ -121,6 +123,7 @@ def test_bench_browser_times_the_pad_and_the_old_sketchpad_side_by_side():
     assert 0 < report["model_payload_bytes"] <= 1_000_000
 
 
+@pytest.mark.slow
 def test_bench_browser_names_a_digit_it_has_no_template_for():
     result = mnist_demo("bench", "browser", "--digits", "7x", "--json")
     assert result.returncode != 0 and "--digits takes digits 0-9, not x" in result.stderr

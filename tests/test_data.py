@@ -62,6 +62,7 @@ def test_missing_dataset_gives_a_short_message_naming_the_folder(tmp_path):
     assert "t10k-images-idx3-ubyte" in message
 
 
+@pytest.mark.slow
 def test_cli_reports_a_missing_dataset_without_a_traceback(tmp_path):
     result = subprocess.run(
         [

@@ -50,6 +50,7 @@ def drawn_digit(split, index: int, path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_explain_writes_every_view_of_a_drawn_digit(mnist_test, tmp_path):
     image = drawn_digit(mnist_test, 0, tmp_path / "seven.png")  # The first test digit is a 7.
     out = tmp_path / "views"

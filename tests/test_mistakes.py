@@ -56,6 +56,7 @@ def raw_test_pixels() -> np.ndarray:
     return torchvision.datasets.MNIST(root=str(data_dir()), train=False).data.numpy()
 
 
+@pytest.mark.slow
 def test_report_equals_the_evaluate_command(report, cli_evaluation):
     evaluation = report.evaluation
     assert evaluation.n == cli_evaluation["n"] == 10_000

@@ -40,4 +40,3 @@ def test_readme_opens_with_the_spaces_header():
     header = readme.split("---")[1]
     for key in ("sdk: gradio", "app_file: app.py", "python_version:"):
         assert key in header
-
