@@ -71,7 +71,9 @@ TRAIN_LINE = Setting("MNIST_DEMO_TRAIN_LINE", int, 40, "visitors who may wait fo
 PREDICT_CONCURRENCY = Setting(
     "MNIST_DEMO_PREDICT_CONCURRENCY", int, 4, "predictions run at once; more wait in the queue"
 )
-QUEUE_SIZE = Setting("MNIST_DEMO_QUEUE_SIZE", int, 64, "requests that may wait in the queue")
+QUEUE_SIZE = Setting(
+    "MNIST_DEMO_QUEUE_SIZE", int, 64, "calls that may wait in the queue, shared out by group"
+)
 SESSION_TTL = Setting(
     "MNIST_DEMO_SESSION_TTL", int, 3600, "seconds an idle visitor's session is kept"
 )
@@ -79,6 +81,13 @@ MAX_SESSIONS = Setting(
     "MNIST_DEMO_MAX_SESSIONS", int, 200, "sessions kept in memory, and sessions holding a model"
 )
 DOWNLOADS = Setting("MNIST_DEMO_DOWNLOADS", int, 50, "retrained models kept for download")
+FRAME_ANCESTORS = Setting(
+    "MNIST_DEMO_FRAME_ANCESTORS",
+    str,
+    "'self' https://huggingface.co",
+    "the sites that may show the page in a frame (CSP frame-ancestors)",
+    "`'self' https://huggingface.co`",
+)
 
 # What one anonymous client may make the server hold (mnist_demo.ui.guards.limits).
 MAX_REQUEST_MB = Setting("MNIST_DEMO_MAX_REQUEST_MB", int, 6, "MB in any one request body")
@@ -110,6 +119,7 @@ SETTINGS = (
     SESSION_TTL,
     MAX_SESSIONS,
     DOWNLOADS,
+    FRAME_ANCESTORS,
     MAX_REQUEST_MB,
     UPLOAD_MB,
     UPLOAD_FILES,

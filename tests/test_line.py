@@ -119,14 +119,35 @@ def test_the_turn_waits_for_a_trainer_held_outside_the_line():
     assert line.turn_has_come(ticket)
 
 
+def finish(line: TrainerLine, images: int, seconds: float, kind=None) -> None:
+    """A run over ``images`` that took ``seconds``, as the Retrain tab reports it."""
+    ticket = line.join(object(), 1.0)
+    line.started(ticket)
+    ticket.started -= seconds
+    line.finished(ticket, images=images, kind=kind)
+    line.leave(ticket)
+
+
 def test_finished_runs_teach_the_line_this_hosts_speed():
     line = fresh_line()
-    ticket = line.join("a", 1.0)
-    line.started(ticket)
-    ticket.started -= 2.0
-    line.finished(ticket, images=40_000)  # 20,000 images a second, measured.
+    finish(line, 120_000, 6.0)  # 20,000 images a second, measured.
     assert 13_000 < line.images_per_second < 15_000  # Halfway from the prior 8,000.
     assert line.estimate(60_000, overhead=0) == pytest.approx(60_000 / line.images_per_second)
+
+
+def test_one_kind_of_run_cannot_skew_another_kinds_estimate():
+    line = fresh_line()
+    lesson, short = ("lesson",), ("1,000 images, 1 epoch",)
+    before = line.estimate(300_000)
+    for _ in range(10):  # Set-up dominates: 1,000 images in 2 s reads as 500 images a second.
+        finish(line, 1_000, 2.0, kind=short)
+    assert line.images_per_second == pytest.approx(8_000)  # Short runs leave the host's rate.
+    assert line.estimate(300_000, kind=lesson) == pytest.approx(before)
+    assert line.estimate(1_000, kind=short) == pytest.approx(2.0, rel=1e-3)  # As measured.
+    finish(line, 300_000, 30.0, kind=lesson)  # A long run teaches its kind and the host's rate.
+    assert line.estimate(300_000, kind=lesson) == pytest.approx(30.0, rel=1e-3)
+    assert line.images_per_second == pytest.approx(9_000, rel=1e-3)  # Halfway to 10,000.
+    assert line.estimate(1_000, kind=short) == pytest.approx(2.0, rel=1e-3)
 
 
 def test_waiting_status_names_the_place_and_the_wait():
@@ -181,6 +202,35 @@ def test_fine_tuning_waits_in_the_same_line_as_retrain_runs(mnist_test):
     assert "number 2 in line" in steps[0]
     assert isinstance(steps[-1], Outcome) and steps[-1].changed_model, steps[-1]
     assert learner.trained is not None and len(line) == 0
+
+
+def test_a_fine_tune_nobody_listens_to_leaves_the_line_or_stops_its_steps(mnist_test):
+    from mnist_demo.recognition.preprocess import preprocess
+    from mnist_demo.serving.trainer import Budget
+    from mnist_demo.training.finetune import PersonalExample
+    from mnist_demo.ui.tabs.handwriting import examples_of, finetune_in_line
+
+    from .helpers import first_index_of, sketch_value
+
+    line, learner = fresh_line(), Session()
+    picture = preprocess(sketch_value(mnist_test, first_index_of(mnist_test, 4))).picture
+    examples_of(learner).extend(PersonalExample(picture, 4) for _ in range(4))
+
+    async def tune(gone) -> list:
+        return [step async for step in finetune_in_line(learner, Budget(threads=1), line, gone)]
+
+    ahead = line.join("a retrain run", 30.0)
+    assert asyncio.run(tune(lambda: True)) == []  # Waiting, nobody reading: it leaves.
+    assert len(line) == 1
+    line.leave(ahead)
+    running = []  # Nobody reads from the moment the fine-tune holds the trainer.
+
+    def gone() -> bool:
+        running.append(line.slot.busy)
+        return any(running)
+
+    assert asyncio.run(tune(gone)) == []
+    assert learner.trained is None and not line.slot.busy and len(line) == 0  # Nothing kept.
 
 
 def test_a_visitor_leaving_mid_step_frees_the_trainer_once_the_step_returns():

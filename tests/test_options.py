@@ -76,6 +76,9 @@ def test_without_flags_the_command_line_trains_with_the_tables_defaults():
         ({"subset": 0}, "subset must be at least 1"),
         ({"threads": 0}, "threads must be at least 1"),
         ({"device": "gpu"}, "device must be one of"),
+        ({"seed": -1}, "seed must be at least 0"),
+        ({"seed": 2**31}, "seed must be at most 2147483647"),  # The form's range, on every path.
+        ({"seed": 2**80}, "seed must be at most"),  # Once failed deep in torch.manual_seed.
     ],
 )
 def test_the_config_refuses_what_the_table_does_not_allow(settings, message):

@@ -2,7 +2,8 @@
 
 When a class of thirty presses Start together, one run trains and the others wait in line,
 each told their place and about how long it will be; when a turn comes the run starts by itself.
-Leaving the page or pressing Stop leaves the line. Retrain runs and fine-tuning share it.
+Leaving the page or pressing Stop leaves the line. Retrain runs and fine-tuning share it. The
+wait is learnt per kind of run, so quick runs never make a lesson's wait read long.
 
 No Gradio here: the rules (order, one place per visitor, the cap, leaving) are tested alone.
 """
@@ -14,7 +15,8 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -26,6 +28,13 @@ from mnist_demo.serving.trainer import SLOT, TrainerSlot
 DEFAULT_IMAGES_PER_SECOND = 8000.0
 # A run's estimate never reads below this while it is still running: it may be finishing.
 LEAST_REMAINING = 2.0
+# Below one full epoch's worth of images, set-up (loading, the test evaluations before and after
+# the epochs) is much of a run's time: 1,000 images in one epoch took 3.7 s on one thread of the
+# 2-core CI machine, 270 images a second, and each such run once halved the rate every lesson's
+# wait was estimated from. A short run teaches the estimate of its own kind only.
+LONG_RUN_IMAGES = 60_000
+# Kinds of run whose speed is remembered (a kind is whatever the caller names: the run's shape).
+KINDS_KEPT = 32
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
@@ -79,8 +88,11 @@ class TrainerLine:
 
     capacity: int = 40
     slot: TrainerSlot = SLOT
+    # The host's training speed, learned from long runs only (see LONG_RUN_IMAGES).
     images_per_second: float = DEFAULT_IMAGES_PER_SECOND
     _tickets: list[Ticket] = field(default_factory=list)
+    # Per kind of run: images a second over the whole run, its set-up included.
+    _kinds: OrderedDict[Hashable, float] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _numbers: Iterator[int] = field(default_factory=itertools.count)
 
@@ -133,17 +145,36 @@ class TrainerLine:
     def started(self, ticket: Ticket) -> None:
         ticket.started = time.monotonic()
 
-    def finished(self, ticket: Ticket, images: int) -> None:
-        """Learn this host's speed from a finished run, so later estimates fit it."""
+    def finished(self, ticket: Ticket, images: int, kind: Hashable | None = None) -> None:
+        """Learn this host's speed from a finished run, so later estimates fit it.
+
+        ``kind`` names the run's shape (its images, epochs, batch, ...): the whole run's time,
+        set-up included, becomes that kind's estimate. Only a run of at least LONG_RUN_IMAGES
+        also teaches the host's rate, which estimates the kinds not seen yet: a short run, mostly
+        set-up, cannot make every other run's wait read long.
+        """
         if ticket.started is None or images <= 0:
             return
         seconds = time.monotonic() - ticket.started
-        if seconds > 0.5:
-            measured = images / seconds
-            self.images_per_second = 0.5 * self.images_per_second + 0.5 * measured
+        if seconds <= 0.5:
+            return
+        measured = images / seconds
+        with self._lock:
+            if kind is not None:
+                known = self._kinds.pop(kind, measured)
+                self._kinds[kind] = 0.5 * known + 0.5 * measured
+                while len(self._kinds) > KINDS_KEPT:
+                    self._kinds.popitem(last=False)
+            if images >= LONG_RUN_IMAGES:
+                self.images_per_second = 0.5 * self.images_per_second + 0.5 * measured
 
-    def estimate(self, images: int, overhead: float = 1.0) -> float:
-        """Seconds a run over ``images`` training images should take on this host."""
+    def estimate(self, images: int, kind: Hashable | None = None, overhead: float = 1.0) -> float:
+        """Seconds a run over ``images`` training images should take on this host: as long as
+        the runs of its ``kind`` took, or ``overhead`` plus the host's rate."""
+        with self._lock:
+            rate = self._kinds.get(kind) if kind is not None else None
+        if rate is not None:
+            return images / rate
         return overhead + images / self.images_per_second
 
     def _position(self, ticket: Ticket) -> int:
@@ -159,7 +190,7 @@ def waiting_status(place: Place) -> str:
     ahead = place.position - 1
     runs = "run" if ahead == 1 else "runs"
     return (
-        f"⏳ **You are number {place.position} in line** ({ahead} {runs} ahead of you), "
+        f"**You are number {place.position} in line** ({ahead} {runs} ahead of you), "
         f"about **{format_wait(place.seconds)}** to wait. Your run starts by itself when its "
         "turn comes: keep this page open. **Stop** leaves the line."
     )

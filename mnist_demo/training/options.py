@@ -26,15 +26,16 @@ SCHEDULES = ("none", "steplr", "onecycle")
 class Option:
     """One training option: what values are valid, and how each surface offers it.
 
-    ``choices``, ``at_least`` and ``above`` decide what :class:`TrainConfig` accepts. A link and
-    a Retrain control may offer less: ``offered`` (a dropdown's values) or ``span`` (a slider's or
-    number box's ends; a high end of None is the host's epoch limit).
+    ``choices``, ``at_least``, ``at_most`` and ``above`` decide what :class:`TrainConfig`
+    accepts. A link and a Retrain control may offer less: ``offered`` (a dropdown's values) or
+    ``span`` (a slider's or number box's ends; a high end of None is the host's epoch limit).
     """
 
     help: str
     kind: type = str
     choices: tuple = ()
     at_least: float | None = None
+    at_most: float | None = None
     above: float | None = None
     flag: str | None = None  # The train command's flag; None: not on the command line.
     switch: bool | None = None  # For an on/off flag: the value it sets.
@@ -54,6 +55,8 @@ class Option:
             raise ValueError(f"{name} must be one of {self.choices}")
         if self.at_least is not None and not value >= self.at_least:
             raise ValueError(f"{name} must be at least {self.at_least}")
+        if self.at_most is not None and not value <= self.at_most:
+            raise ValueError(f"{name} must be at most {self.at_most}")
         if self.above is not None and not value > self.above:
             above = "positive" if self.above == 0 else f"above {self.above}"
             raise ValueError(f"{name} must be {above}")
@@ -122,9 +125,11 @@ class TrainConfig:
     coarse_scans: bool = option(
         False, "also train on digits scanned at 8-16 px", flag="--coarse-scans", switch=True
     )
+    # torch.manual_seed takes any 64-bit number; the form, the link and the API take the
+    # same 0..2**31-1 (2**80 once reached the trainer and failed there).
     seed: int = option(
-        0, "random seed (same seed, same run)", flag="--seed", link="seed",
-        label="Seed (same seed, same run)", span=(0, 2**31 - 1),
+        0, "random seed (same seed, same run)", at_least=0, at_most=2**31 - 1, flag="--seed",
+        link="seed", label="Seed (same seed, same run)", span=(0, 2**31 - 1),
     )  # fmt: skip
     threads: int | None = option(
         None, "torch CPU threads (default: torch's)", kind=int, at_least=1, flag="--threads"
@@ -201,7 +206,7 @@ PRESETS: dict[str, NamedPreset] = {
             "optimizer": "adam",
             "schedule": "onecycle",
         },
-        button="⚡ Quick (about 7 s)",
+        button="Quick (about 7 s)",
     ),
     # The lesson exactly: 5 epochs of Adam at 1e-3, batch 128, all 60,000 images (about 36 s).
     "lesson": NamedPreset(
@@ -213,7 +218,7 @@ PRESETS: dict[str, NamedPreset] = {
             "optimizer": "adam",
             "schedule": "none",
         },
-        button="📘 The lesson (5 epochs)",
+        button="The lesson (5 epochs)",
     ),
     "fast": NamedPreset(
         {"epochs": 3, "batch_size": 256, "learning_rate": 4e-3, "schedule": "onecycle"}

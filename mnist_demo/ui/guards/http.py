@@ -5,8 +5,12 @@
 - Uploaded files are remembered in a ledger and the oldest deleted past a count, byte or age cap,
   so uploads cannot fill the disk between Gradio's hourly sweeps.
 - A session may have only ``Limits.events_per_session`` calls queued or running.
+- Each concurrency group has a share of the queue's waiting places (see :func:`shares`): Gradio
+  counts the calls waiting in all groups against one ``max_size``, so 64 cheap Evaluate calls
+  once had every visitor's prediction refused for 30 s.
 - A call naming no function (a bad ``fn_index``, ``/call/nosuch``) gets a one-line 404, and any
   unexpected error a one-line 500: no traceback per request in the log, nothing internal sent.
+- Every answer carries the headers a public page should send (:func:`security_headers`).
 """
 
 from __future__ import annotations
@@ -17,14 +21,40 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from pathlib import Path
 
+from mnist_demo import settings
 from mnist_demo.ui.guards.limits import Limits
 
 logger = logging.getLogger(__name__)
 API = "/gradio_api"
 CALL_PATH = re.compile(rf"^{API}/call/(?:v2/)?([^/]+)/?$")
+# The concurrency group of the page's own calls: predictions after each stroke, the teaching
+# panels that follow them, the model the page runs (ui/tabs/draw.py, ui/tabs/inside.py, ui/app.py).
+PAGE_GROUP = "predict"
+# What a client's value may add to a message or a log line.
+SHOWN_CHARACTERS = 200
+
+
+def shares(max_size: int) -> tuple[int, int, int]:
+    """(the page's group, any other group, all other groups together): waiting places each may
+    hold of the queue's ``max_size``. The page's group always has half to itself; a slow group
+    can take a quarter at most, so one flood leaves room for every other group too."""
+    page = max(1, max_size // 2)
+    return page, max(1, max_size // 4), max(1, max_size - page)
+
+
+def security_headers() -> list[tuple[bytes, bytes]]:
+    """Sent with every answer. ``frame-ancestors`` keeps other sites from framing the page (a
+    Hugging Face Space is framed by huggingface.co, allowed by default); a full
+    Content-Security-Policy would break Gradio's inline scripts and styles."""
+    ancestors = settings.FRAME_ANCESTORS.read()
+    return [
+        (b"x-content-type-options", b"nosniff"),
+        (b"content-security-policy", f"frame-ancestors {ancestors}".encode()),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    ]
 
 
 class Answer(Exception):
@@ -89,10 +119,13 @@ def remove_upload(path: Path) -> None:
 class RequestGuard:
     """The ASGI middleware (``launch_options()`` installs it through ``app_kwargs``)."""
 
-    def __init__(self, app, limits: Limits, ledger: UploadLedger) -> None:
+    def __init__(self, app, limits: Limits, ledger: UploadLedger, headers=()) -> None:
         self.app = app
         self.limits = limits
         self.ledger = ledger
+        self.headers = list(headers)
+        # Calls admitted to a group whose join has not reached Gradio's queue yet.
+        self.joining: Counter[str] = Counter()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -102,51 +135,90 @@ class RequestGuard:
 
         async def tracked_send(message) -> None:
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                ours = {name for name, _ in self.headers}
+                kept = [item for item in message.get("headers", []) if item[0].lower() not in ours]
+                message = {**message, "headers": kept + self.headers}
             await send(message)
 
+        group = None
         try:
-            receive = await self.checked(scope, receive)
+            receive, group = await self.checked(scope, receive)
             if scope["path"] == f"{API}/upload" and scope["method"] == "POST":
                 await self.upload(scope, receive, tracked_send)
             else:
                 await self.app(scope, receive, tracked_send)
         except Answer as answer:
             if not started:
-                await plain(send, answer.status, str(answer))
+                await plain(tracked_send, answer.status, str(answer))
         except Exception as error:  # noqa: BLE001 (one line in the log, none of it to the client)
             logger.error("%s %s failed: %s", scope["method"], scope["path"], one_line(error))
             if not started:
-                await plain(send, 500, "Internal error.")
+                await plain(tracked_send, 500, "Internal error.")
+        finally:
+            if group is not None:
+                self.joining[group] -= 1
 
     async def checked(self, scope, receive):
-        """Refuse what no function can answer; return a receive that replays the read body."""
+        """Refuse what no function can answer; return a receive that replays the read body, and
+        the concurrency group a queue join was admitted to (None for any other request)."""
         if scope["method"] != "POST":
-            return receive
+            return receive, None
         path = scope["path"]
         blocks = scope["app"].get_blocks()
         match = CALL_PATH.match(path)
-        if match and match.group(1) not in api_names(blocks):
-            raise Answer(404, f"No API endpoint named {match.group(1)!r}.")
+        named = api_functions(blocks)
+        if match and match.group(1) not in named:
+            raise Answer(404, f"No API endpoint named {shown(match.group(1))}.")
         body = await read_body(scope, receive, self.limits.max_request_bytes)
+        group = None
         if path.rstrip("/") == f"{API}/queue/join":
-            self.check_join(blocks, body)
-        return replay(body, receive)
+            group = self.check_join(blocks, body)
+        elif match:  # /call/<name> joins the queue too, each call under a new session id.
+            group = self.admit(blocks._queue, named[match.group(1)].concurrency_id)
+        return replay(body, receive), group
 
-    def check_join(self, blocks, body: bytes) -> None:
+    def check_join(self, blocks, body: bytes) -> str:
+        """The join's concurrency group, counted as joining; or an Answer refusing it."""
         try:
             request = json.loads(body)
             fn_index, session = request.get("fn_index"), request.get("session_hash")
         except (ValueError, AttributeError):
             raise Answer(400, "The body is not a queue request (JSON).") from None
         if not isinstance(fn_index, int) or fn_index not in blocks.fns:
-            raise Answer(404, f"No function with index {fn_index!r}.")
+            raise Answer(404, f"No function with index {shown(fn_index)}.")
         pending = blocks._queue.pending_event_ids_session.get(session) or ()
         if len(pending) >= self.limits.events_per_session:
             raise Answer(
                 429,
                 f"This session already has {len(pending)} calls waiting or running; "
                 "wait for one to finish.",
+            )
+        return self.admit(blocks._queue, blocks.fns[fn_index].concurrency_id)
+
+    def admit(self, queue, group: str) -> str:
+        """Count a call as joining ``group`` (until Gradio's queue holds it, see __call__), or
+        refuse it when the group already holds its share of the waiting places."""
+        self.check_share(queue, group)
+        self.joining[group] += 1
+        return group
+
+    def check_share(self, queue, group: str) -> None:
+        if queue.max_size is None:
+            return
+        waiting = Counter(self.joining)
+        for name, events in list(queue.event_queue_per_concurrency_id.items()):
+            waiting[name] += len(events.queue)
+        page, one, others = shares(queue.max_size)
+        if group == PAGE_GROUP:
+            full = waiting[group] >= page
+        else:
+            in_others = sum(count for name, count in waiting.items() if name != PAGE_GROUP)
+            full = waiting[group] >= one or in_others >= others
+        if full:
+            raise Answer(
+                503, f"Busy: {waiting[group]} calls like this one are waiting. Try again shortly."
             )
 
     async def upload(self, scope, receive, send) -> None:
@@ -176,8 +248,9 @@ class RequestGuard:
             self.ledger.record([path for path in paths if isinstance(path, str)])
 
 
-def api_names(blocks) -> set[str]:
-    return {fn.api_name for fn in blocks.fns.values() if isinstance(fn.api_name, str)}
+def api_functions(blocks) -> dict:
+    """The functions callable by name (``/call/<name>``), by their API names."""
+    return {fn.api_name: fn for fn in blocks.fns.values() if isinstance(fn.api_name, str)}
 
 
 async def read_body(scope, receive, cap: int) -> bytes:
@@ -213,10 +286,23 @@ def replay(body: bytes, receive):
 async def plain(send, status: int, text: str) -> None:
     body = json.dumps({"error": text}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status in (429, 503):
+        headers.append((b"retry-after", b"5"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-def one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())[:200]
+def shown(value) -> str:
+    """A client's value as a message may quote it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARACTERS else f"{text[:SHOWN_CHARACTERS]}…"
+
+
+def one_line(error: BaseException | str, limit: int = SHOWN_CHARACTERS) -> str:
+    """An error (or a message) on one line, at most ``limit`` characters of its text."""
+    text = " ".join(str(error).split())
+    if len(text) > limit:
+        text = f"{text[:limit]}…"
+    if isinstance(error, str):
+        return text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -1,9 +1,11 @@
 """The Evaluate tab: how the model in use does on the real test set, and where it goes wrong.
 
 One pass over the 10,000 test images gives accuracy, per-class accuracy, the confusion matrix
-and every probability; picking a cell of the matrix then shows its examples instantly. Reports
-are cached per model object: the shipped models' reports are computed once per process, a
-visitor's retrained model's report lives and dies with that model.
+and every probability; picking a cell of the matrix then shows its examples instantly. The report
+and what Evaluate draws from it (the figure, the tables, the gallery) are cached per model, for
+the last few models evaluated: every visitor of the shipped model gets the same pictures without
+their being drawn again (drawing them and handing memory back took 0.4 s a call, so a few
+dozen cheap calls kept Evaluate busy for everyone).
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ from __future__ import annotations
 import math
 import threading
 import weakref
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 import torch
 
@@ -29,29 +35,103 @@ from mnist_demo.teaching.mistakes import (
     model_report,
 )
 from mnist_demo.ui.inline import pixel_gallery
+from mnist_demo.ui.notes import problem
 
 GALLERY_SIZE = 24
-_reports: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_reports_lock = threading.Lock()
+# The shipped models and a few visitors' (about 2 MB each: probabilities, figure, gallery).
+MODELS_KEPT = 8
+
+
+@dataclass(frozen=True)
+class Views:
+    """What Evaluate shows of one model, the same for every visitor using it."""
+
+    per_class: pd.DataFrame
+    accuracy_range: list[float]
+    figure: np.ndarray
+    matrix: pd.DataFrame
+    mistakes: list[tuple[np.ndarray, str]]
+
+
+@dataclass
+class Evaluated:
+    report: ModelReport
+    views: Views | None = None  # Drawn at the first Evaluate (a cell query needs none).
+
+
+@dataclass
+class PerModel:
+    """Values keyed by model object, at most ``size`` of them, least recently used out first.
+
+    A served model is never changed in place (recognition/inference.py): a new model is a new
+    object, so the object stands for its weights. Entries hold no model alive; a dead model's
+    entry goes at the next put.
+    """
+
+    size: int
+    _entries: OrderedDict[int, tuple[weakref.ref, Any]] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, model: torch.nn.Module) -> Any:
+        with self._lock:
+            entry = self._entries.get(id(model))
+            if entry is None or entry[0]() is not model:
+                return None
+            self._entries.move_to_end(id(model))
+            return entry[1]
+
+    def put(self, model: torch.nn.Module, value: Any) -> Any:
+        with self._lock:
+            for key in [key for key, (ref, _) in self._entries.items() if ref() is None]:
+                del self._entries[key]  # Its model is gone (and its id may be reused).
+            self._entries[id(model)] = (weakref.ref(model), value)
+            self._entries.move_to_end(id(model))
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
+
+
+_evaluated = PerModel(MODELS_KEPT)
+
+
+def evaluated_for(session: Session) -> tuple[Evaluated, object, object]:
+    """(cached evaluation, test split, predictor) for the model this visitor is using."""
+    predictor = session.predictor()
+    split = load_split(predictor.spec.name, train=False)
+    model = predictor.model
+    entry = _evaluated.get(model)
+    if entry is None:
+        # One thread for this request's thread (an OpenMP setting per thread): the other core
+        # stays with the trainer and everyone's predictions.
+        torch.set_num_threads(1)
+        try:
+            report = model_report(model, split, device_from_env())
+        finally:
+            release_freed_memory()  # The test set's activations, 10,000 images' worth.
+        entry = _evaluated.put(model, Evaluated(report))
+    return entry, split, predictor
 
 
 def report_for(session: Session) -> tuple[ModelReport, object, object]:
     """(report, test split, predictor) for the model this visitor is using."""
-    predictor = session.predictor()
-    split = load_split(predictor.spec.name, train=False)
-    model = predictor.model
-    with _reports_lock:
-        report = _reports.get(model)
-    if report is None:
-        # One thread for this request's thread (an OpenMP setting per thread): the other core
-        # stays with the trainer and everyone's predictions.
-        torch.set_num_threads(1)
-        report = model_report(
-            model, split, device_from_env()
-        )  # Outside the lock: others' cached reports stay free.
-        with _reports_lock:
-            _reports[model] = report
-    return report, split, predictor
+    entry, split, predictor = evaluated_for(session)
+    return entry.report, split, predictor
+
+
+def views_of(report: ModelReport, split, names) -> Views:
+    mistakes = confident_mistakes(report, split, k=GALLERY_SIZE)
+    lowest = min(report.evaluation.per_class_accuracy)
+    return Views(
+        per_class_frame(report, names),
+        # Zoomed to the classes' range: at 0-100% every bar of a good model looks the same.
+        [math.floor(lowest * 20) / 20, 1.0],
+        confusion_figure(report.evaluation.confusion_matrix, names),
+        matrix_frame(report, names),
+        gallery_items(mistakes, names),
+    )
 
 
 def summary(report: ModelReport, session: Session) -> str:
@@ -81,21 +161,18 @@ def matrix_frame(report: ModelReport, names) -> pd.DataFrame:
 def evaluate_model(session: Session):
     """Everything the tab shows after Evaluate."""
     try:
-        report, split, predictor = report_for(session)
+        entry, split, predictor = evaluated_for(session)
     except DatasetMissingError as error:
-        return f"⚠️ {error}", None, None, None, None, None
-    finally:
-        release_freed_memory()  # The test set's activations, 10,000 images' worth.
-    names = predictor.class_names
-    mistakes = confident_mistakes(report, split, k=GALLERY_SIZE)
-    lowest = min(report.evaluation.per_class_accuracy)
+        return problem(error), None, None, None, None, None
+    if entry.views is None:  # Two first calls may both draw them: the same pictures.
+        entry.views = views_of(entry.report, split, predictor.class_names)
+    views = entry.views
     return (
-        summary(report, session),
-        # Zoomed to the classes' range: at 0-100% every bar of a good model looks the same.
-        gr.BarPlot(per_class_frame(report, names), y_lim=[math.floor(lowest * 20) / 20, 1.0]),
-        confusion_figure(report.evaluation.confusion_matrix, names),
-        matrix_frame(report, names),
-        gallery_items(mistakes, names),
+        summary(entry.report, session),
+        gr.BarPlot(views.per_class, y_lim=views.accuracy_range),
+        views.figure,
+        views.matrix,
+        views.mistakes,
         "The test images it gets wrong with the most confidence: true → predicted.",
     )
 
