@@ -3,9 +3,10 @@
 
 The documented results (mnist_demo.recognition.ink, mnist_demo.recognition.preprocess): a
 prediction, a blank result with a reason, or a ValueError whose message says what is wrong. Over
-HTTP the Draw tab turns a ValueError into a "⚠️" hint; a file Gradio itself cannot decode is refused
-by Gradio before our code runs (gradio_client raises AppError with the decoder's message). Nothing
-else, ever: and after each nasty request the server still predicts a normally drawn digit correctly.
+HTTP the Draw tab turns a ValueError into a "**Problem:** ..." hint; a file Gradio itself cannot
+decode is refused by Gradio before our code runs (gradio_client raises AppError with the
+decoder's message). Nothing else, ever: and after each nasty request the server still predicts a
+normally drawn digit correctly.
 (test_preprocess.py already covers the basic refusals; these extend them.)
 """
 
@@ -29,6 +30,7 @@ from mnist_demo.cli import main
 from mnist_demo.config import shipped_weights_path
 from mnist_demo.recognition.inference import Prediction, Predictor, predict_files
 from mnist_demo.samples.templates import template_drawing
+from mnist_demo.ui.notes import PROBLEM
 
 from .helpers import first_index_of, launched, sketch_layer
 
@@ -536,7 +538,7 @@ def http_outcome(client, api: str, payload) -> tuple[str, str]:
         confidences = {item["label"]: item["confidence"] for item in label["confidences"]}
         assert len(confidences) == 10 and abs(sum(confidences.values()) - 1) < 1e-3
         return "prediction", label["label"]
-    if hint.startswith("⚠️"):
+    if hint.startswith(PROBLEM):
         return "message", hint
     assert "Draw" in hint, hint
     return "blank", hint

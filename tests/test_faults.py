@@ -42,6 +42,7 @@ from mnist_demo.serving.session import Session
 from mnist_demo.serving.trainer import Budget, TrainerSlot
 from mnist_demo.settings import WEIGHTS
 from mnist_demo.training.loop import TrainConfig, TrainingDiverged
+from mnist_demo.ui.notes import PROBLEM
 
 TINY = dict(epochs=1, subset=512, test_subset=500, batch_size=64)
 PLAIN = ModelConfig()
@@ -147,7 +148,7 @@ def test_bad_shipped_weights_give_an_error_naming_the_file_everywhere(
     # The app: the Draw tab shows the same message instead of crashing the handler.
     probabilities, picture, hint = classify(drawing, Session())
     assert probabilities is None and picture is None
-    assert hint.startswith("⚠️") and named in hint
+    assert hint.startswith(PROBLEM) and named in hint
 
     # Repairing the folder is enough: the failed load was not cached.
     monkeypatch.delenv(WEIGHTS.name)
@@ -317,7 +318,6 @@ def test_the_retrain_tab_reports_divergence_in_its_status(session_with_model):
         updates = start_training(
             dict(zip(CONTROLS, settings, strict=True)),
             session, budget=Budget(threads=1), line=TrainerLine(slot=SLOT),
-            progress=lambda *args, **kwargs: None,
         )  # fmt: skip
         return [output async for output in updates]
 

@@ -14,6 +14,7 @@ from mnist_demo.data import load_split
 from mnist_demo.recognition.model import SmallCNN
 from mnist_demo.training.exposure import OUTLIER_RATIO, Exposure
 from mnist_demo.training.loop import EpochEvent, StepEvent, TrainConfig, TrainingRun
+from mnist_demo.training.progress import evaluation_steps
 from mnist_demo.training.stepper import Stepper, build_optimizer, build_scheduler, wants_graph
 
 # 1000 images in batches of 64: 15 full batches and a last one of 40 in every epoch.
@@ -199,3 +200,39 @@ def test_a_cuda_run_hands_back_a_cpu_model():
     run = TrainingRun(dataclasses.replace(small_cuda_config(), epochs=1))
     list(run)
     assert next(run.model.parameters()).device.type == "cpu" and not run.model.training
+
+
+def test_test_scores_inside_an_epoch_fall_on_its_quarters():
+    assert evaluation_steps(16, 4) == {4, 8, 12}
+    assert evaluation_steps(235, 4) == {59, 118, 176}
+    assert evaluation_steps(16, 1) == set()
+    assert evaluation_steps(2, 4) == {1}  # Never the epoch's end, which the EpochEvent scores.
+
+
+@pytest.mark.parametrize("tests_per_epoch", [4, 3], ids=["on-log-steps", "between-log-steps"])
+def test_test_scores_inside_an_epoch_change_no_training_number(tests_per_epoch):
+    """The Retrain tab scores short runs at each quarter epoch: the evaluation draws no random
+    numbers and hands the model back in training mode, so the run trains exactly as without."""
+    config = TrainConfig(**SMALL)
+    plain = TrainingRun(config)
+    plain_events = list(plain)
+    scored = TrainingRun(config, tests_per_epoch=tests_per_epoch)
+    events = list(scored)
+    inside = [e for e in events if isinstance(e, StepEvent) and e.test_accuracy is not None]
+    quarters = sorted(evaluation_steps(16, tests_per_epoch))
+    assert [e.step for e in inside] == quarters + [16 + step for step in quarters]
+    assert all(0 <= e.test_accuracy <= 1 and e.test_loss > 0 for e in inside)
+    epochs = [row for row in numbers(events) if row[0] == "EpochEvent"]
+    assert epochs == [row for row in numbers(plain_events) if row[0] == "EpochEvent"]
+    if tests_per_epoch == 4:  # The quarters are log steps here: not one event more or less.
+        assert numbers(events) == numbers(plain_events)
+    for name, tensor in plain.model.state_dict().items():
+        assert torch.equal(scored.model.state_dict()[name], tensor), name
+
+
+@pytest.mark.cuda
+def test_test_scores_inside_an_epoch_change_nothing_under_a_cuda_graph():
+    plain = numbers(TrainingRun(small_cuda_config(seed=3)))
+    events = list(TrainingRun(small_cuda_config(seed=3), tests_per_epoch=4))
+    assert numbers(events) == plain
+    assert sum(isinstance(e, StepEvent) and e.test_accuracy is not None for e in events) == 6

@@ -38,3 +38,17 @@ def test_no_python_file_under_ui_holds_a_script_or_a_style():
         text = path.read_text(encoding="utf-8")
         assert "<script" not in text and "<style" not in text, path
         assert not re.search(r"\bjs=\"", text), path
+
+
+# Pictographs and the emoji variation selector: they show as empty boxes where no emoji font is
+# installed. Arrows and other symbols that text fonts carry (DejaVu, Liberation) are fine.
+EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u231a-\u23ff\ufe0f]")
+
+
+def test_nothing_the_page_shows_is_written_with_an_emoji():
+    package = STATIC_DIR.parent.parent
+    offenders = []
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".js", ".css") and EMOJI.search(path.read_text("utf-8")):
+            offenders.append(str(path.relative_to(package)))
+    assert offenders == []

@@ -11,9 +11,15 @@ from mnist_demo.config import shipped_weights_path
 from mnist_demo.recognition.inference import shipped_predictor
 from mnist_demo.serving.session import Session
 from mnist_demo.serving.trainer import Budget, TrainerSlot
+from mnist_demo.ui.notes import PROBLEM
 from mnist_demo.ui.tabs.draw import hint_for, spread
 from mnist_demo.ui.tabs.evaluate import evaluate_model, report_for, show_cell
-from mnist_demo.ui.tabs.handwriting import MAX_EXAMPLES, add_example, finetune_session
+from mnist_demo.ui.tabs.handwriting import (
+    MAX_EXAMPLES,
+    accuracy_change,
+    add_example,
+    finetune_session,
+)
 from mnist_demo.ui.tabs.inside import inside_views, layers_frame, preprocessing_views
 
 from .helpers import first_index_of, sketch_value
@@ -51,7 +57,7 @@ def test_inside_views_on_a_blank_or_unreadable_canvas_explain_instead_of_failing
     blank = inside_views(cleared, None, shipped_predictor())
     assert "Draw something" in blank.message and blank.maps is None
     bad = inside_views({"layers": "nonsense"}, None, shipped_predictor())
-    assert bad.message.startswith("⚠️") and bad.maps is None
+    assert bad.message.startswith(PROBLEM) and bad.maps is None
 
 
 def test_the_layer_table_adds_up_to_the_lessons_parameter_count():
@@ -114,10 +120,27 @@ def test_handwriting_asks_for_a_label_and_a_drawing_and_caps_the_set(mnist_test)
     assert "Pick the right label" in add_example(None, session)
     assert "Draw something" in add_example("3", session)
     assert "Add a few" in finetune_session(session, BUDGET, TrainerSlot()).status
-    session.drawing = sketch_value(mnist_test, 0)
-    for _ in range(MAX_EXAMPLES):
-        add_example("7", session)
+    for index in range(MAX_EXAMPLES):
+        session.drawing = sketch_value(mnist_test, index)
+        assert "Added as" in add_example("7", session)
+    session.drawing = sketch_value(mnist_test, MAX_EXAMPLES)
     assert f"{MAX_EXAMPLES} drawings already" in add_example("7", session)
+
+
+def test_the_same_drawing_is_kept_once_with_its_latest_label(mnist_test):
+    session = Session(drawing=sketch_value(mnist_test, 0))
+    assert "Added as **7**" in add_example("7", session)
+    assert "in your set already, as **7**" in add_example("7", session)
+    assert "was in your set as 7: it is **1** now" in add_example("1", session)
+    assert [example.label for example in session.personal["mnist"]] == [1]
+
+
+def test_fine_tuning_says_what_it_did_to_the_test_set():
+    assert accuracy_change(0.9948, 0.9940) == (
+        "It lost 0.08 points on the test set while it learnt your drawings."
+    )
+    assert accuracy_change(0.99, 0.9912) == "It gained 0.12 points on the test set too."
+    assert accuracy_change(0.99, 0.99) == "The test set reads exactly as before."
 
 
 def test_fine_tuning_waits_its_turn_for_the_trainer(mnist_test):

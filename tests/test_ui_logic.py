@@ -15,6 +15,7 @@ from mnist_demo.serving.retrain import fit_to_budget, train_for_visitor
 from mnist_demo.serving.session import Session
 from mnist_demo.serving.trainer import Budget, TrainerBusy, TrainerSlot
 from mnist_demo.training.loop import TrainConfig
+from mnist_demo.ui.notes import PROBLEM
 
 from .helpers import first_index_of, sketch_value
 
@@ -44,7 +45,7 @@ def test_odd_inputs_get_a_message_not_a_crash(odd):
 
     probabilities, _, hint = predict_drawing(odd, Session())
     assert probabilities is None
-    assert hint.startswith("⚠️")
+    assert hint.startswith(PROBLEM)
 
 
 def test_drawn_digit_is_predicted_with_the_model_input_shown(mnist_test):
@@ -96,9 +97,11 @@ def test_training_keeps_the_model_in_the_session_only(mnist_test):
     assert any(u.charts.loss for u in updates[:-1])
     assert session.trained is not None and other.trained is None
     assert not slot.busy
+    # The run just made is the one the session draws with, at once; the other is untouched.
+    assert session.use_trained and session.predictor() is session.trained.predictor
+    assert "your retrained" in session.model_description and not other.use_trained
     drawing = sketch_value(mnist_test, first_index_of(mnist_test, 7))
     shipped = other.predictor().predict(drawing)
-    session.use_trained_model(True)
     assert session.predictor().predict(drawing) != shipped
     assert other.predictor().predict(drawing) == shipped
     files = session.export_trained()
@@ -126,3 +129,38 @@ def test_watching_the_drawing_while_training(mnist_test):
     watched = [u.watch for u in updates if u.watch]
     assert len(watched) >= 2
     assert abs(sum(watched[-1].values()) - 1) < 1e-4
+
+
+def test_a_short_runs_test_curve_is_scored_at_each_quarter_epoch():
+    """With only its start and end, a one-epoch run's test curve was a straight diagonal."""
+
+    def tested(epochs: int) -> list[float]:
+        config = TrainConfig(epochs=epochs, **SMALL)  # 16 steps an epoch.
+        updates = list(train_for_visitor(config, Session(), Budget(threads=1), TrainerSlot()))
+        return [row["epoch"] for row in updates[-1].charts.accuracy if row["series"] == "test"]
+
+    assert tested(1) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert tested(3) == [0.0, 1.0, 2.0, 3.0]  # A longer run has its shape from its epochs.
+
+
+def test_a_model_change_that_sets_the_dataset_is_not_a_switch_back_to_the_shipped_model():
+    from mnist_demo.recognition.model import SmallCNN
+    from mnist_demo.ui.app import switch_dataset, use_model
+    from mnist_demo.ui.header import model_line
+
+    session = Session()
+    assert model_line(session)[0]["visible"] is False  # No model of the visitor's: no line.
+    session.keep_trained(SmallCNN().eval(), "fashion", {"test_accuracy": 0.84}, {})
+    # "Use it" sets the dataset switch to "fashion", whose change event then fires: an echo.
+    use_model(True, session)
+    switch_dataset("fashion", session)
+    assert session.use_trained and session.dataset == "fashion"
+    row, words, use, back = model_line(session)
+    assert words == "In use: your retrained Fashion-MNIST clothing model, 84.00% test accuracy."
+    assert row["visible"] and back["visible"] and not use["visible"]
+    switch_dataset("mnist", session)  # The visitor's own choice: the shipped model answers.
+    assert not session.use_trained and session.dataset == "mnist"
+    row, words, use, back = model_line(session)
+    assert words.startswith("Kept for this visit: your retrained Fashion-MNIST")
+    assert use["visible"] and not back["visible"]
+    session.close()

@@ -45,21 +45,21 @@ def by_name(probabilities: list[float], dataset: str = "mnist") -> dict[str, flo
         (
             with_top(0.6, index=4),
             "mnist",
-            "🤔 **Unsure.** Best guess **4** at only 60% (spread 66%). Try a bigger, clearer "
+            "**Unsure.** Best guess 4 at only 60% (spread 66%). Try a bigger, clearer "
             "drawing (the shipped MNIST digits model).",
             "4? · 60% (unsure)",
         ),
         (
             [0.1] * 10,
             "mnist",
-            "🚫 **Not a digit**, it says: no class stands out (best guess 0 at 10%, spread 100%) "
+            "**Not a digit**, it says: no class stands out (best guess 0 at 10%, spread 100%) "
             "(the shipped MNIST digits model).",
             "Not a digit",
         ),
         (
             with_top(0.3, index=9),
             "fashion",
-            "🚫 **Not clothing**, it says: no class stands out (best guess Ankle boot at 30%, "
+            "**Not clothing**, it says: no class stands out (best guess Ankle boot at 30%, "
             "spread 90%) (the shipped MNIST digits model).",
             "Not clothing",
         ),
@@ -79,7 +79,7 @@ def test_the_server_says_what_it_said_before(probabilities, dataset, hint, reado
 
 def test_an_empty_pad_asks_for_a_digit_or_a_clothing_item():
     assert wording.blank_hint("mnist", "m") == (
-        "✏️ Draw a digit in the box: the prediction appears as you draw (m)."
+        "Draw a digit in the box: the answer appears above it as you draw (m)."
     )
     assert "Draw a clothing item" in wording.hint({}, THRESHOLDS, "fashion", "m")
     assert wording.readout(None, THRESHOLDS, "mnist") == ""

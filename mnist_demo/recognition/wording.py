@@ -26,15 +26,18 @@ ROLES = ("positive", "unsure", "negative")  # The order of verdict.words().
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # What the empty pad asks for, per dataset.
 THINGS = {"mnist": "a digit", "fashion": "a clothing item"}
+# No emoji: they carry no meaning the words lack, and show as boxes where no emoji font is
+# installed. Only the answer above the pad (READOUTS) names a class in bold type; a hint names
+# the best guess of a drawing it doubts in plain type.
 HINTS = {
-    "blank": "✏️ Draw {thing} in the box: the prediction appears as you draw ({model}).",
+    "blank": "Draw {thing} in the box: the answer appears above it as you draw ({model}).",
     "positive": "**{top}** with {confidence} confidence: {positive} ({model}).",
     "unsure": (
-        "🤔 **{Unsure}.** Best guess **{top}** at only {confidence} (spread {spread}). "
+        "**{Unsure}.** Best guess {top} at only {confidence} (spread {spread}). "
         "Try a bigger, clearer drawing ({model})."
     ),
     "negative": (
-        "🚫 **{Negative}**, it says: no class stands out (best guess {top} at {confidence}, "
+        "**{Negative}**, it says: no class stands out (best guess {top} at {confidence}, "
         "spread {spread}) ({model})."
     ),
 }

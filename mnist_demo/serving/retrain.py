@@ -22,6 +22,11 @@ from mnist_demo.training.loop import EpochEvent, StepEvent, TrainConfig, Trainin
 
 # Progress events per epoch: enough for a lively chart, few enough to keep the page light.
 EVENTS_PER_EPOCH = 25
+# A run of fewer epochs than this also scores the test set at each quarter epoch (on a sample of
+# it: training.loop.INSIDE_TEST_IMAGES): with only its start and end, a one-epoch run's test
+# curve was a straight diagonal beside a curved training line. docs/teaching.md has the cost.
+SHORT_RUN_EPOCHS = 3
+TESTS_PER_SHORT_EPOCH = 4
 
 
 @dataclass
@@ -36,7 +41,7 @@ class Charts:
         if isinstance(event, StepEvent):
             self.loss.append({"epoch": epoch, "value": event.train_loss, "series": "train"})
             self.accuracy.append({"epoch": epoch, "value": event.train_accuracy, "series": "train"})
-        else:
+        if event.test_accuracy is not None:  # Every EpochEvent; a StepEvent inside a short run.
             self.add_test(epoch, event.test_loss, event.test_accuracy)
 
     def add_test(self, epoch: float, loss: float, accuracy: float) -> None:
@@ -51,6 +56,7 @@ class Update:
     charts: Charts
     watch: dict[str, float] | None = None
     finished: bool = False
+    completed: bool = False  # The last update of a run that went through all its epochs.
 
 
 def fit_to_budget(config: TrainConfig, budget: Budget) -> tuple[TrainConfig, str]:
@@ -81,6 +87,20 @@ def planned_images(config: TrainConfig) -> int:
     return config.epochs * config.images_per_epoch
 
 
+def run_kind(config: TrainConfig) -> tuple:
+    """What makes runs alike in duration (the trainer's line learns each kind's own speed): the
+    images, the epochs over them, and whatever changes the cost of one step."""
+    return (
+        config.images_per_epoch,
+        config.epochs,
+        config.batch_size,
+        config.batch_norm,
+        config.augment,
+        config.outlier_exposure,
+        config.coarse_scans,
+    )
+
+
 def watch_drawing(run: TrainingRun, dataset: str, drawing) -> dict[str, float] | None:
     """The visitor's current drawing, classified by the model as it is right now.
 
@@ -99,7 +119,7 @@ def status_line(event: StepEvent | EpochEvent, config: TrainConfig, started: flo
     elapsed = time.monotonic() - started
     left = elapsed * (1 - event.progress) / max(event.progress, 1e-9)
     text = f"Epoch {event.epoch}/{config.epochs} · step {event.step}/{event.total_steps}"
-    if isinstance(event, EpochEvent):
+    if isinstance(event, EpochEvent):  # Not the estimates inside an epoch: see the charts.
         text += f" · test accuracy {event.test_accuracy:.2%}"
     else:
         text += f" · train loss {event.train_loss:.3f} · {event.samples_per_second:,.0f} images/s"
@@ -112,7 +132,8 @@ def train_for_visitor(
     """Train while holding the process's trainer; raises TrainerBusy if another run holds it.
 
     The trained model is kept in ``session`` only (never in the shipped weights), and only if
-    the run ended without an error: a diverged run publishes nothing.
+    the run ended without an error: a diverged run publishes nothing. A kept model is the one the
+    session uses from then on, until the visitor goes back to the shipped one.
     """
     config, note = fit_to_budget(config, budget)
     with slot.hold():
@@ -128,7 +149,8 @@ def run_in_slot(
     config: TrainConfig, note: str, session: Session, budget: Budget
 ) -> Iterator[Update]:
     """The run itself, once the trainer is held: progress updates, then the kept model."""
-    run = TrainingRun(config)
+    short = config.epochs < SHORT_RUN_EPOCHS
+    run = TrainingRun(config, tests_per_epoch=TESTS_PER_SHORT_EPOCH if short else 1)
     session.active_run = run
     charts = Charts()
     started = time.monotonic()
@@ -147,7 +169,7 @@ def run_in_slot(
         watch = watch_drawing(run, config.dataset, session.drawing)
         yield Update(status, event.progress, charts, watch)
     if not run.history:
-        yield Update(note + "Stopped before the first step: no model to keep.", 1.0, charts)
+        yield Update(note + "Stopped before the first step: no model to keep.", 0.0, charts)
         return
     last = run.history[-1]
     if isinstance(last, EpochEvent):
@@ -165,11 +187,15 @@ def run_in_slot(
         "seconds": round(time.monotonic() - started, 1),
     }
     session.keep_trained(run.model, config.dataset, metrics, dataclasses.asdict(config))
+    # What a visitor expects of the model they just made: to draw with it. The page's model line
+    # says so and holds the way back (ui/header.py).
+    session.use_trained_model(True)
     how = "finished" if run.completed else f"stopped at step {metrics['steps']}"
     status = (
         f"{note}Training {how} in {metrics['seconds']:.0f} s: test accuracy "
-        f"{accuracy:.2%}. Press “Use this model” to draw with it."
+        f"{accuracy:.2%}. The Draw tab now uses this model, for you only; **Back to the shipped "
+        "model**, at the top of the page, returns to the original."
     )
     watch = watch_drawing(run, config.dataset, session.drawing)
     session.active_run = None
-    yield Update(status, 1.0, charts, watch, finished=True)
+    yield Update(status, 1.0, charts, watch, finished=True, completed=run.completed)

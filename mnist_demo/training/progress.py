@@ -1,8 +1,10 @@
 """What a training loop reports, and the one place that makes the reports.
 
 The training loop (:mod:`mnist_demo.training.loop`) yields :class:`StepEvent` every ``log_every``
-steps and at each epoch's end, and :class:`EpochEvent` after each epoch's test evaluation. The
-CLI's progress bar and the Retrain tab's charts read nothing else. :class:`Meter` counts the
+steps and at each epoch's end, and :class:`EpochEvent` after each epoch's test evaluation. A run
+may also ask for test evaluations inside each epoch (the Retrain tab does for short runs, so that
+its test curve has a shape): the StepEvent at such a step carries the test score. The CLI's
+progress bar and the Retrain tab's charts read nothing else. :class:`Meter` counts the
 steps, times the windows between events and stops a run whose loss has blown up.
 """
 
@@ -36,10 +38,13 @@ class TrainingEvent:
 @dataclass(frozen=True)
 class StepEvent(TrainingEvent):
     """Every few steps; ``train_loss`` and ``train_accuracy`` are means over the batches since
-    the previous event."""
+    the previous event. ``test_loss`` and ``test_accuracy`` are None, except at the steps where
+    the run evaluates the test set inside an epoch (see :func:`evaluation_steps`)."""
 
     samples_per_second: float
     elapsed_seconds: float
+    test_loss: float | None = None
+    test_accuracy: float | None = None
 
 
 @dataclass(frozen=True)
@@ -59,19 +64,33 @@ class TrainingDiverged(RuntimeError):
     """The loss blew up (NaN, infinite or huge); the run stops and its model must not be used."""
 
 
+def evaluation_steps(steps_per_epoch: int, tests_per_epoch: int) -> frozenset[int]:
+    """The steps of an epoch (1-based) after which the test set is evaluated, besides its end:
+    ``tests_per_epoch - 1`` of them, evenly spaced (quarters for 4)."""
+    inside = {round(k * steps_per_epoch / tests_per_epoch) for k in range(1, tests_per_epoch)}
+    return frozenset(inside - {0, steps_per_epoch})
+
+
 class Meter:
     """One run's step count and clocks: when an event is due, and the event itself.
 
     A window is the stretch of steps between two progress events; its rate leaves out the time
-    the caller spends on an event (the Retrain tab re-classifies a drawing there).
+    the caller spends on an event (the Retrain tab re-classifies a drawing there), and the time
+    of a test evaluation inside the epoch.
     """
 
     def __init__(
-        self, epochs: int, steps_per_epoch: int, log_every: int, learning_rate: float
+        self,
+        epochs: int,
+        steps_per_epoch: int,
+        log_every: int,
+        learning_rate: float,
+        tests_per_epoch: int = 1,
     ) -> None:
         self.steps_per_epoch, self.log_every = steps_per_epoch, log_every
         self.total_steps = epochs * steps_per_epoch
         self.learning_rate = learning_rate
+        self.evaluation_steps = evaluation_steps(steps_per_epoch, tests_per_epoch)
         self.step = 0
         self.started = time.perf_counter()
         self.new_window()
@@ -83,7 +102,13 @@ class Meter:
         """Count one optimiser step on ``samples`` images; whether a progress event is due."""
         self.step += 1
         self.window_samples += samples
-        return self.step % self.log_every == 0 or self.step % self.steps_per_epoch == 0
+        in_epoch = self.step % self.steps_per_epoch
+        return self.step % self.log_every == 0 or in_epoch == 0 or in_epoch in self.evaluation_steps
+
+    @property
+    def test_due(self) -> bool:
+        """Whether the test set is evaluated after this step (inside an epoch, not at its end)."""
+        return self.step % self.steps_per_epoch in self.evaluation_steps
 
     def step_event(self, epoch: int, window_loss: float, window_correct: float) -> StepEvent:
         """The window's event from its summed loss and correct count; raises TrainingDiverged."""

@@ -13,9 +13,12 @@ from mnist_demo.serving.session import Session
 from mnist_demo.serving.trainer import Budget
 from mnist_demo.training.options import CONTROLS
 from mnist_demo.ui.guards.components import guard_components
-from mnist_demo.ui.guards.http import RequestGuard, UploadLedger
+from mnist_demo.ui.guards.http import PAGE_GROUP, RequestGuard, UploadLedger, security_headers
+from mnist_demo.ui.guards.inputs import guard_inputs
 from mnist_demo.ui.guards.limits import Limits
-from mnist_demo.ui.guards.sessions import lifespan
+from mnist_demo.ui.guards.sessions import ListenerWatch, lifespan
+from mnist_demo.ui.header import build_header, model_line
+from mnist_demo.ui.notes import problem
 from mnist_demo.ui.page_files import static_text
 from mnist_demo.ui.tabs.draw import (
     Follower,
@@ -29,13 +32,12 @@ from mnist_demo.ui.tabs.evaluate import build_evaluate_tab
 from mnist_demo.ui.tabs.handwriting import build_handwriting_panel, finetune_in_line, gallery_of
 from mnist_demo.ui.tabs.inside import build_inside_panels
 from mnist_demo.ui.tabs.retrain import build_retrain_tab
-from mnist_demo.ui.tabs.retrain_controls import DATASET_CHOICES
 from mnist_demo.ui.verdict_api import add_classify_api
 
-INTRO = """# Draw a digit · watch a CNN learn
-Draw on the canvas: the lesson's small convolutional network (206,922 parameters) classifies
-your drawing as you draw, right in your browser. Open the panels under the canvas to look inside
-it, **Evaluate** it on the test set, or **Retrain** it from scratch and watch it learn."""
+# Gradio runs at most launch(max_threads=...) queued calls at once, 40 by default, and a call
+# waiting in the trainer's line is running for Gradio: the line and the page's own group get
+# their places on top of those 40, so a full line never stops a prediction (docs/gradio.md).
+GRADIO_WORKERS = 40
 
 
 def close_session(session: Session) -> None:
@@ -43,9 +45,15 @@ def close_session(session: Session) -> None:
 
 
 def switch_dataset(dataset: str, session: Session):
-    session.dataset = dataset_spec(dataset).name
-    session.use_trained = False
-    return (*classify(session.drawing, session), dataset, *handwriting_labels(session))
+    """The visitor picked a dataset: its shipped model answers. The switch also fires when a
+    model change sets it (a retrained Fashion-MNIST model sets "fashion"): that is no choice,
+    and the visitor's model stays in use."""
+    name = dataset_spec(dataset).name
+    if name != session.dataset:
+        session.dataset = name
+        session.use_trained = False
+    shown = classify(session.drawing, session)
+    return (*shown, dataset, *handwriting_labels(session), *model_line(session))
 
 
 def handwriting_labels(session: Session):
@@ -53,12 +61,17 @@ def handwriting_labels(session: Session):
     return gr.Dropdown(choices=list(names), value=None), gallery_of(session)
 
 
+def model_views(session: Session):
+    """Whatever says which model answers: the Draw tab's answer, the dataset, the model line."""
+    return (*classify(session.drawing, session), session.dataset, *model_line(session))
+
+
 def use_model(use: bool, session: Session):
     try:
         session.use_trained_model(use)
     except ValueError as error:
         gr.Warning(str(error))
-    return (*classify(session.drawing, session), session.dataset)
+    return model_views(session)
 
 
 def build_demo(budget: Budget | None = None) -> gr.Blocks:
@@ -71,10 +84,8 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
     # sweep files older than an hour, every hour.
     with gr.Blocks(title="mnist-demo: draw a digit", delete_cache=(3600, 3600)) as demo:
         session = gr.State(Session(), time_to_live=ttl, delete_callback=close_session)
-        gr.Markdown(INTRO)
-        # What a lesson link got wrong, said on the page (toasts from page load never show).
-        link_notice = gr.Markdown(visible=False, elem_id="link-notice")
-        dataset = gr.Radio(DATASET_CHOICES, value="mnist", label="Model", elem_id="dataset")
+        header = build_header()
+        dataset, link_notice = header.dataset, header.link_notice
         with gr.Tabs() as tabs:
             with gr.Tab("Draw", id="draw"):
                 draw = build_draw_tab()
@@ -85,40 +96,72 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
             with gr.Tab("Retrain", id="retrain"):
                 retrain = build_retrain_tab(session, budget, line)
         draw_outputs = draw.outputs
+        # Everything that says which model answers (model_views), refreshed when it changes.
+        model_outputs = [*draw_outputs, dataset, *header.model_line]
         wire_draw_tab(draw, session, predict_concurrency, panels_follower(panels))
         add_classify_api(draw.sketch, session, predict_concurrency)
         wire_panels(panels, session)
-        model_events = [None] * 4  # Each changes the session's model (see below).
-        model_events[0] = dataset.change(
-            switch_dataset,
-            [dataset, session],
-            [*draw_outputs, retrain.controls["dataset"], handwriting.label, handwriting.gallery],
-            show_progress="hidden",
-        )
-        for index, (button, use) in enumerate(((retrain.use, True), (retrain.back, False)), 1):
-            model_events[index] = button.click(
-                lambda s, use=use: use_model(use, s),
-                session,
-                [*draw_outputs, dataset],
-                api_name="use_model" if use else "use_shipped",
+        model_events = []  # Each changes the session's model (see below).
+        model_events.append(
+            dataset.change(
+                switch_dataset,
+                [dataset, session],
+                [
+                    *draw_outputs,
+                    retrain.controls["dataset"],
+                    handwriting.label,
+                    handwriting.gallery,
+                    *header.model_line,
+                ],
+                show_progress="hidden",
             )
+        )
+        for button, use in ((header.use, True), (header.back, False)):
+            model_events.append(
+                button.click(
+                    lambda s, use=use: use_model(use, s),
+                    session,
+                    model_outputs,
+                    api_name="use_model" if use else "use_shipped",
+                )
+            )
+        # A finished (or stopped) run is used at once (serving.retrain): the page follows.
+        model_events.append(
+            retrain.train_event.then(
+                model_views,
+                session,
+                model_outputs,
+                show_progress="hidden",
+                api_name=False,
+                concurrency_id=PAGE_GROUP,
+            )
+        )
 
-        async def tune(state: Session):
-            async for step in finetune_in_line(state, budget, line):
-                if isinstance(step, str):  # Still waiting in line.
-                    yield step, *[gr.skip()] * (len(draw_outputs) + 1)
-                else:
-                    yield step.status, *classify(state.drawing, state), state.dataset
+        listener_timeout = Limits.from_env().listener_timeout_seconds
 
-        model_events[3] = handwriting.tune.click(
+        async def tune(state: Session, request: gr.Request):
+            # Like a Retrain run, a fine-tune belongs to someone reading its progress.
+            listener = ListenerWatch(request, listener_timeout)
+            steps = finetune_in_line(state, budget, line, listener.gone)
+            try:
+                async for step in steps:
+                    if isinstance(step, str):  # Still waiting in line.
+                        yield step, *[gr.skip()] * len(model_outputs)
+                    else:
+                        yield step.status, *model_views(state)
+            finally:
+                await steps.aclose()  # Leaves the line, or stops the steps, if the visitor left.
+
+        tuned = handwriting.tune.click(
             tune,
             session,
-            [handwriting.status, *draw_outputs, dataset],
+            [handwriting.status, *model_outputs],
             api_name="finetune",
             # Shares the trainer's line and its concurrency (see the Retrain tab's Start).
             concurrency_limit=line.capacity + 1,
             concurrency_id="train",
         )
+        model_events.append(tuned)
         # The page runs the session's model: it gets the new one whenever that changes.
         for event in model_events:
             event.then(
@@ -127,11 +170,12 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
                 draw.pad.page_model,
                 show_progress="hidden",
                 api_name=False,
+                concurrency_id=PAGE_GROUP,  # The page needs it to draw with the new model.
             )
 
         def apply_preset(state: Session, request: gr.Request):
             preset = parse_preset(dict(request.query_params), budget)
-            notice = "\n".join(f"⚠️ Link setting {problem}." for problem in preset.problems)
+            notice = "\n".join(problem(f"link setting {error}.") for error in preset.problems)
             updates = [
                 gr.update(value=preset.values[name]) if name in preset.values else gr.update()
                 for name in CONTROLS
@@ -174,9 +218,11 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
     # Gradio gives a concurrency group the lowest limit of its events, whichever ran first: say
     # each group's limit once, on every event in it. Direct REST calls would skip the queue.
     # The trainer's group (Start, fine-tuning): everyone in its line is running for Gradio.
-    settle_concurrency(demo, {"predict": predict_concurrency, "train": line.capacity + 1})
+    settle_concurrency(demo, {PAGE_GROUP: predict_concurrency, "train": line.capacity + 1})
+    # The request guard shares these waiting places out by group (guards/http.py's shares).
     demo.queue(max_size=settings.QUEUE_SIZE.read(), default_concurrency_limit=2, api_open=False)
     guard_components(demo, Limits.from_env())
+    guard_inputs(demo)
     return demo
 
 
@@ -209,25 +255,32 @@ def wire_panels(panels, session: gr.State) -> None:
         def closed(state: Session, name=name):
             state.panels_open.discard(name)
 
-        accordion.expand(opened, panels.inputs, panels.outputs, show_progress="hidden")
+        accordion.expand(
+            opened,
+            panels.inputs,
+            panels.outputs,
+            show_progress="hidden",
+            concurrency_id=PAGE_GROUP,  # The panels' work, as after each stroke.
+        )
         accordion.collapse(closed, session, None, queue=False)
 
 
 def launch_options() -> dict:
     """Settings for a public demo; ``GRADIO_SERVER_NAME``/``PORT`` still override the host.
 
-    ``app_kwargs`` puts the request guard (body sizes, the upload ledger, one-line errors) in
-    front of Gradio's routes, and the lifespan guards sessions and cleans up at shutdown.
+    ``app_kwargs`` puts the request guard (body sizes, the upload ledger, each group's share of
+    the queue, one-line errors, the security headers) in front of Gradio's routes, and the
+    lifespan guards sessions and cleans up at shutdown.
     """
     limits = Limits.from_env()
     ledger = UploadLedger(limits)
+    guard = Middleware(RequestGuard, limits=limits, ledger=ledger, headers=security_headers())
+    train_group = settings.TRAIN_LINE.read() + 1
     return {
-        "app_kwargs": {
-            "middleware": [Middleware(RequestGuard, limits=limits, ledger=ledger)],
-            "lifespan": lifespan(ledger),
-        },
+        "app_kwargs": {"middleware": [guard], "lifespan": lifespan(ledger)},
         "server_name": settings.SERVER_NAME.read(),
         "server_port": settings.SERVER_PORT.read(),
+        "max_threads": GRADIO_WORKERS + train_group + settings.PREDICT_CONCURRENCY.read(),
         "max_file_size": "5mb",
         "enable_monitoring": False,
         "show_error": True,

@@ -40,9 +40,9 @@ PAD_HTML = f"""
   <canvas width="{PAD_SIZE}" height="{PAD_SIZE}" aria-label="Drawing pad: draw a digit"></canvas>
   <div class="tools">
     <button type="button" class="undo">↶ Undo</button>
+    <button type="button" class="clear">Clear</button>
     <label><input type="checkbox" class="eraser"> Eraser</label>
     <label>Brush <input type="range" class="brush-size" min="8" max="40" value="22"></label>
-    <button type="button" class="clear">Clear</button>
   </div>
 </div>
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from mnist_demo.serving.session import Session
+from mnist_demo.ui.guards.http import PAGE_GROUP
 
 
 def classification(drawing, session: Session) -> dict:
@@ -44,5 +45,5 @@ def add_classify_api(sketch: gr.Sketchpad, session: gr.State, concurrency: int) 
         api_name="classify",
         show_progress="hidden",
         concurrency_limit=concurrency,
-        concurrency_id="predict",
+        concurrency_id=PAGE_GROUP,
     )

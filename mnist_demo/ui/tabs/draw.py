@@ -22,7 +22,9 @@ from mnist_demo.recognition.verdict import words
 from mnist_demo.recognition.wording import spread as spread  # Its old home: kept importable.
 from mnist_demo.serving.session import Session
 from mnist_demo.ui.canvas import Pad, build_pad, drawing_from_ink
+from mnist_demo.ui.guards.http import PAGE_GROUP
 from mnist_demo.ui.inline import image_html
+from mnist_demo.ui.notes import problem
 from mnist_demo.ui.page_files import static_text
 
 EXAMPLES_DIR = Path(__file__).parent.parent / "examples"
@@ -68,7 +70,7 @@ def classify(image, session: Session):
     try:
         prediction = session.predictor().predict_full(image)
     except ValueError as error:
-        return None, None, f"⚠️ {error}"
+        return None, None, problem(error)
     if prediction.blank:
         return None, None, hint_for({}, session)
     picture = picture_html(prediction.picture)
@@ -142,7 +144,13 @@ NO_FOLLOWER = Follower([], [], lambda session, *values: ())
 
 
 def build_draw_tab() -> DrawTab:
-    """Lay out the tab (events are wired by :func:`wire_draw_tab` once the panels exist)."""
+    """Lay out the tab (events are wired by :func:`wire_draw_tab` once the panels exist).
+
+    One answer, above the pad (its readout), carrying the verdict; under the pad, the hint says
+    why and which model answered. The probabilities have no heading of their own: a large "8"
+    above them read as a second answer, even beside "Not a digit". On a phone the columns stack,
+    and the answer, the pad and the hint come first.
+    """
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             with gr.Column() as pad_column:
@@ -161,25 +169,27 @@ def build_draw_tab() -> DrawTab:
                     eraser=gr.Eraser(default_size=16),
                     height=380,
                 )
-            with gr.Accordion("…or upload an image, or pick an example", open=False):
-                upload = gr.Image(
-                    label="Upload", type="pil", image_mode=None, sources=["upload", "clipboard"]
-                )
-                gr.Examples(
-                    examples=sorted(str(path) for path in EXAMPLES_DIR.glob("*.png")),
-                    inputs=upload,
-                    label="Examples (held-out MNIST test digits)",
-                )
-        with gr.Column(scale=2):
             # Says what to do before the first stroke (the shipped MNIST model is the default).
             hint = gr.Markdown(hint_for({}, Session()), elem_id="hint")
-            label = gr.Label(num_top_classes=10, show_label=False, elem_id="prediction")
+        with gr.Column(scale=2):
+            label = gr.Label(
+                num_top_classes=10, label="Probabilities", show_heading=False, elem_id="prediction"
+            )
             picture = gr.HTML(
                 label="What the model sees (28×28)",
                 show_label=True,
                 container=True,
                 elem_id="model-input",
             )
+    with gr.Accordion("…or upload an image, or pick an example", open=False):
+        upload = gr.Image(
+            label="Upload", type="pil", image_mode=None, sources=["upload", "clipboard"]
+        )
+        gr.Examples(
+            examples=sorted(str(path) for path in EXAMPLES_DIR.glob("*.png")),
+            inputs=upload,
+            label="Examples (held-out MNIST test digits)",
+        )
     with gr.Accordion('What do "digit", "unsure" and "not a digit" mean?', open=False):
         gr.Markdown(SOFTMAX_NOTE)
     return DrawTab(pad, [pad_column, sketchpad_column], sketch, upload, [label, picture, hint])
@@ -199,7 +209,7 @@ def wire_draw_tab(
         show_progress="hidden",
         trigger_mode="always_last",
         concurrency_limit=concurrency,
-        concurrency_id="predict",
+        concurrency_id=PAGE_GROUP,
     )
     events = []
     # An upload or an example is classified like a drawing, and becomes the "drawing" the
@@ -244,7 +254,7 @@ def wire_pad(tab: DrawTab, session: gr.State, settings: dict, follower: Follower
         try:
             drawing = drawing_from_ink(text)
         except ValueError as error:
-            return None, None, f"⚠️ {error}", state, *[gr.skip()] * len(follower.outputs)
+            return None, None, problem(error), state, *[gr.skip()] * len(follower.outputs)
         return (*predict_drawing(drawing, state), state, *follower.refresh(state, *extra_values))
 
     def on_sync(text: str, state: Session, *extra_values):

@@ -21,7 +21,9 @@ from mnist_demo.recognition.preprocess import preprocess
 from mnist_demo.serving.session import Session
 from mnist_demo.teaching import analysis
 from mnist_demo.teaching.steps import preprocessing_steps
+from mnist_demo.ui.guards.http import PAGE_GROUP
 from mnist_demo.ui.inline import image_html, pixel_gallery
+from mnist_demo.ui.notes import problem
 
 PREDICTED = "the predicted class"
 STEP_SCALE = 6  # Preprocessing pictures are small: enlarge them with hard pixel edges...
@@ -80,9 +82,9 @@ def inside_views(drawing, choice: str | None, predictor: Predictor) -> InsideVie
     try:
         prepared = None if drawing is None else preprocess(drawing, predictor.spec)
     except ValueError as error:
-        return InsideViews(f"⚠️ {error}")
+        return InsideViews(problem(error))
     if prepared is None or prepared.blank:
-        return InsideViews("✏️ Draw something on the **Draw** tab: every panel here follows it.")
+        return InsideViews("Draw something on the pad above: every panel here follows it.")
     model = predictor.model
     probabilities = predictor.predict_tensor(prepared.tensor)
     names = predictor.class_names
@@ -137,9 +139,9 @@ def preprocessing_views(drawing, crop: bool, fit: bool, centre: bool, predictor:
                 drawing, predictor.spec, crop=crop, fit=fit, centre=centre
             )
         except ValueError as error:
-            return [], None, f"⚠️ {error}"
+            return [], None, problem(error)
     if tensor is None:
-        return [], None, "✏️ Draw something on the **Draw** tab to see its path to the network."
+        return [], None, "Draw something on the pad above to see its path to the network."
     # Short captions fit under a thumbnail; the full explanations are listed in the note.
     gallery = [
         (step_thumbnail(step.picture), f"{number}. {step.name}")
@@ -179,9 +181,9 @@ class Panels:
 
 def build_inside_panels(session: gr.State) -> Panels:
     """Lay out the two panels (closed); the caller wires them to the canvas."""
-    with gr.Accordion("🔬 Inside the network", open=False, elem_id="inside") as inside:
+    with gr.Accordion("Inside the network", open=False, elem_id="inside") as inside:
         network_outputs = build_network_panel()
-    with gr.Accordion("🧹 How preprocessing matters", open=False, elem_id="preprocessing") as prep:
+    with gr.Accordion("How preprocessing matters", open=False, elem_id="preprocessing") as prep:
         path_outputs = build_preprocessing_panel()
     target, *network_shown = network_outputs
     switches, path_shown = path_outputs
@@ -212,7 +214,7 @@ def build_inside_panels(session: gr.State) -> Panels:
     inputs = [target, *switches, session]
     outputs = [target, *network_shown, *path_shown]
     for control in (target, *switches):
-        control.input(refresh, inputs, outputs, show_progress="hidden", concurrency_id="predict")
+        control.input(refresh, inputs, outputs, show_progress="hidden", concurrency_id=PAGE_GROUP)
     return Panels((inside, prep), refresh, inputs, outputs)
 
 

@@ -19,13 +19,20 @@ from mnist_demo.serving.line import (
     waiting_status,
 )
 from mnist_demo.serving.presets import preset_query, preset_values
-from mnist_demo.serving.retrain import fit_to_budget, planned_images, train_for_visitor
+from mnist_demo.serving.retrain import (
+    fit_to_budget,
+    planned_images,
+    run_kind,
+    train_for_visitor,
+)
 from mnist_demo.serving.session import Session
 from mnist_demo.serving.trainer import Budget, TrainerBusy
 from mnist_demo.training.loop import TrainingDiverged
 from mnist_demo.training.options import BUTTON_PRESETS, CONTROLS, PRESETS, config_from_values
+from mnist_demo.ui.guards.http import one_line
 from mnist_demo.ui.guards.limits import Limits
 from mnist_demo.ui.guards.sessions import ListenerWatch
+from mnist_demo.ui.notes import problem
 from mnist_demo.ui.page_files import static_text
 from mnist_demo.ui.tabs.retrain_controls import control, with_control_parameters
 
@@ -49,7 +56,6 @@ async def start_training(
     session: Session,
     budget: Budget,
     line: TrainerLine,
-    progress: gr.Progress,
 ):
     """An async generator of (status, loss chart, accuracy chart, your digit, downloads).
 
@@ -60,11 +66,12 @@ async def start_training(
     loss, accuracy = empty_charts()
     try:
         config = config_from_values(settings)
-    except (TypeError, ValueError) as error:
-        yield f"⚠️ {error}", loss, accuracy, None, None
+    except (TypeError, ValueError) as error:  # A value the API let through: one short line.
+        yield problem(one_line(str(error))), loss, accuracy, None, None
         return
-    images = planned_images(fit_to_budget(config, budget)[0])
-    estimate = min(line.estimate(images), budget.max_seconds)
+    fitted = fit_to_budget(config, budget)[0]
+    images, kind = planned_images(fitted), run_kind(fitted)
+    estimate = min(line.estimate(images, kind), budget.max_seconds)
     try:
         with line.place(session, estimate) as ticket:
             session.ticket = ticket
@@ -74,8 +81,8 @@ async def start_training(
             line.started(ticket)
             try:
                 async for update in iterate_in_thread(train_for_visitor(config, session, budget)):
-                    ticket.progress = update.progress
-                    progress(update.progress, desc="Training")
+                    if update.completed or not update.finished:  # Not a stopped run's last word.
+                        ticket.progress = update.progress
                     files = (
                         session.export_trained() if update.finished and session.trained else None
                     )
@@ -90,15 +97,17 @@ async def start_training(
                 # A visitor who left mid-run: the step running in its thread ends at its next
                 # batch, so the trainer is free for the next in line within a second.
                 session.stop_training()
-            line.finished(ticket, round(images * ticket.progress))
+            # Only a whole run says how long its kind takes (the host's rate needs a long one).
+            whole = ticket.progress >= 1.0
+            line.finished(ticket, round(images * ticket.progress), kind if whole else None)
     except NoTurn as error:
-        yield f"⏳ {error}", loss, accuracy, None, None
+        yield str(error), loss, accuracy, None, None
     except TrainerBusy as error:
         gr.Warning(str(error))
-        yield f"⏳ {error}", loss, accuracy, None, None
+        yield str(error), loss, accuracy, None, None
     except TrainingDiverged as error:
         yield (
-            f"💥 Training diverged: {error}. Nothing was kept; try a smaller learning rate.",
+            f"**Training diverged:** {error}. Nothing was kept; try a smaller learning rate.",
             loss,
             accuracy,
             None,
@@ -106,7 +115,8 @@ async def start_training(
         )
     except Exception as error:  # noqa: BLE001 (the visitor gets a message; the slot is free)
         logger.exception("training failed")  # The host's log keeps the traceback.
-        yield f"⚠️ Training failed: {error}. Nothing was kept.", loss, accuracy, None, None
+        failure = one_line(str(error))
+        yield f"**Training failed:** {failure}. Nothing was kept.", loss, accuracy, None, None
     finally:
         session.ticket = None
 
@@ -156,9 +166,6 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
                     controls[name] = control(name, budget)
             controls["outlier_exposure"] = control("outlier_exposure", budget)
             controls = {name: controls[name] for name in CONTROLS}  # Start passes them so.
-            with gr.Row():
-                start = gr.Button("Start", variant="primary", elem_id="start")
-                stop = gr.Button("Stop", variant="stop", elem_id="stop")
             with gr.Accordion("Share these settings", open=False, elem_id="share"):
                 hide_advanced = gr.Checkbox(label="Hide the advanced settings in the link")
                 copy = gr.Button("Copy link to these settings", elem_id="copy-link")
@@ -166,10 +173,19 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
                     label="Link", show_label=False, interactive=False, elem_id="preset-link"
                 )
         with gr.Column(scale=2):
-            status = gr.Markdown(
-                "Press **Start** to train the lesson's SmallCNN from scratch.",
-                elem_id="train-status",
-            )
+            # Start beside the line that says to press it, in the first screen; Stop in its
+            # place while a run is waiting or training, and only then.
+            with gr.Row(equal_height=False, elem_id="train-bar"):
+                start = gr.Button(
+                    "Start", variant="primary", scale=0, min_width=110, elem_id="start"
+                )
+                stop = gr.Button(
+                    "Stop", variant="stop", scale=0, min_width=110, visible=False, elem_id="stop"
+                )
+                status = gr.Markdown(
+                    "Press **Start** to train the lesson's SmallCNN from scratch.",
+                    elem_id="train-status",
+                )
             loss_chart = chart("Loss", "cross-entropy", "loss-chart")
             accuracy_chart = chart("Accuracy", "accuracy", "accuracy-chart")
         with gr.Column(scale=1, min_width=220):
@@ -177,9 +193,10 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
                 "**Watch it learn your digit**: whatever is on the Draw tab's canvas,"
                 " classified by the model being trained."
             )
-            watch = gr.Label(num_top_classes=3, show_label=False, elem_id="watch")
-            use = gr.Button("Use this model", elem_id="use-model")
-            back = gr.Button("Back to the shipped model", elem_id="shipped-model")
+            # No heading: the top class in large type would read as a verdict (see draw.py).
+            watch = gr.Label(
+                num_top_classes=3, show_label=False, show_heading=False, elem_id="watch"
+            )
             downloads = gr.File(
                 label="Download weights + JSON sidecar",
                 file_count="multiple",
@@ -190,10 +207,10 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
     listener_timeout = Limits.from_env().listener_timeout_seconds
 
     async def run(*inputs):
-        *values, state, request, progress = inputs
+        *values, state, request = inputs
         listener = ListenerWatch(request, listener_timeout)
         settings = dict(zip(CONTROLS, values, strict=True))
-        updates = start_training(settings, state, budget, line, progress)
+        updates = start_training(settings, state, budget, line)
         # Closing the generator leaves the line, or ends the run and frees the trainer.
         try:
             async for update in updates:
@@ -205,18 +222,22 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
             await updates.aclose()
 
     with_control_parameters(run)
+    start.click(lambda: running(True), None, [start, stop], queue=False, api_name=False)
     train_event = start.click(
         run,
         [*controls.values(), session],
         [status, loss_chart, accuracy_chart, watch, downloads],
         api_name="train",
-        show_progress="minimal",
-        show_progress_on=status,
+        # No gr.Progress: Gradio drew it over the status line ("Training · 100.0%" over its
+        # words), even with show_progress="hidden". The status line says the step, the epoch
+        # and the time left itself.
+        show_progress="hidden",
         # Everyone in the trainer's line is "running" for Gradio: the line (not Gradio's queue)
         # decides the order, and waiting costs no thread (see line.wait_in_line).
         concurrency_limit=line.capacity + 1,
         concurrency_id="train",
     )
+    train_event.then(lambda: running(False), None, [start, stop], queue=False, api_name=False)
     stop.click(stop_training, session, status, api_name="stop", queue=False)
 
     def make_link(hide, *values):
@@ -240,7 +261,12 @@ def build_retrain_tab(session: gr.State, budget: Budget, line: TrainerLine):
             queue=False,
             api_name=False,
         )
-    return RetrainTab(controls, advanced, hide_advanced, use, back, train_event)
+    return RetrainTab(controls, advanced, hide_advanced, train_event)
+
+
+def running(yes: bool) -> tuple:
+    """Start and Stop: one of them shown, Stop only while a run waits or trains."""
+    return gr.update(visible=not yes), gr.update(visible=yes)
 
 
 @dataclass
@@ -248,6 +274,4 @@ class RetrainTab:
     controls: dict[str, gr.components.Component]  # by options.CONTROLS name
     advanced: gr.Accordion
     hide_advanced: gr.Checkbox
-    use: gr.Button
-    back: gr.Button
     train_event: object

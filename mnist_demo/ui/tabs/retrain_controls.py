@@ -26,9 +26,9 @@ def control(name: str, budget: Budget) -> gr.components.Component:
     if option.offered:
         dropdown = gr.Dropdown(list(option.offered), value=default, label=option.label)
         return numbers_in_api(dropdown)
-    if option.step is None:
-        return gr.Number(default, precision=0, label=option.label)
     low, high = option.span
+    if option.step is None:  # Gradio refuses a number outside the box's ends, from the API too.
+        return gr.Number(default, precision=0, minimum=low, maximum=high, label=option.label)
     if high is None:  # The host's epoch limit: a host that allows one still gets its note.
         high, default = max(2, budget.max_epochs), min(default, budget.max_epochs)
     value = high if default is None else default  # subset=None: all the training images.
@@ -44,14 +44,11 @@ def numbers_in_api(dropdown: gr.Dropdown) -> gr.Dropdown:
 
 
 def with_control_parameters(handler) -> None:
-    """Give ``handler(*inputs)`` one named positional parameter per control, then the session,
-    the request and the progress: Gradio finds gr.Request and gr.Progress, and names the /train
-    API's parameters, only from a function's positional parameters (not from ``*args``)."""
+    """Give ``handler(*inputs)`` one named positional parameter per control, then the session
+    and the request: Gradio finds gr.Request, and names the /train API's parameters, only from a
+    function's positional parameters (not from ``*args``)."""
     positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
     parameters = [inspect.Parameter(name, positional) for name in (*CONTROLS, "state")]
-    parameters += [
-        inspect.Parameter("request", positional, annotation=gr.Request),
-        inspect.Parameter("progress", positional, default=gr.Progress()),
-    ]
+    parameters.append(inspect.Parameter("request", positional, annotation=gr.Request))
     handler.__signature__ = inspect.Signature(parameters)
     handler.__annotations__ = {"request": gr.Request}
