@@ -131,7 +131,10 @@ def test_any_drawing_gives_maps_and_saliency_of_the_documented_shapes(model, can
         model, prepared.tensor, int(class_probabilities(model, prepared.tensor).argmax())
     )
     assert heat.shape == (28, 28) and heat.dtype == np.float32
-    assert np.isfinite(heat).all() and heat.min() >= 0 and heat.max() == pytest.approx(1)
+    assert np.isfinite(heat).all() and heat.min() >= 0
+    # Scaled so its strongest pixel is 1, or all zeros when no square argues for the class
+    # (covering any part of this drawing makes its top class likelier: hypothesis found one).
+    assert heat.max() == pytest.approx(1) or not heat.any()
 
 
 def test_feature_maps_end_in_the_models_own_features_and_leave_it_untouched(model, mnist_test):
