@@ -4,7 +4,8 @@ The public names, as the lesson uses them::
 
     from mnist_demo import SmallCNN, predict, train, TrainConfig, TrainingRun
 
-``predict`` classifies a drawing with the shipped model; ``SmallCNN`` is the lesson's network
+``predict`` classifies a drawing with the shipped model, ``read_number`` reads a whole number
+digit by digit; ``SmallCNN`` is the lesson's network
 (``torch.save(model.state_dict(), "mnist_cnn.pth")`` round-trips it); ``train`` is the one
 training loop, a generator of progress events (``TrainingRun`` owns a run of it).
 
@@ -17,13 +18,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["SmallCNN", "TrainConfig", "TrainingRun", "predict", "train"]
+__all__ = ["SmallCNN", "TrainConfig", "TrainingRun", "predict", "read_number", "train"]
 
 # Public name -> the module that defines it, imported on first use (PEP 562).
 LAZY = {
     "SmallCNN": "mnist_demo.recognition.model",
     "TrainConfig": "mnist_demo.training.options",
     "TrainingRun": "mnist_demo.training.loop",
+    "read_number": "mnist_demo.numbers.read",
     "train": "mnist_demo.training.loop",
 }
 

@@ -160,3 +160,24 @@ def test_retrain_can_teach_it_to_say_not_a_digit(server_url, drawn_seven):
     answer = client.predict(drawn_seven, api_name="/classify")
     assert answer["verdict"] in ("digit", "unsure", "not a digit")
     client.predict(api_name="/use_shipped")
+
+
+def test_read_number_api_reads_a_drawn_number_digit_by_digit(server_url, tmp_path):
+    from mnist_demo.numbers.read import read_number
+    from mnist_demo.samples.numbers import iter_numbers
+
+    number = next(
+        n for n in iter_numbers(10, "clear", seed=1) if read_number(n.ink()).number == n.label
+    )
+    layer = np.zeros((*number.canvas_shape, 4), np.uint8)
+    layer[..., 3] = number.ink()
+    path = tmp_path / "layer.png"
+    Image.fromarray(layer).save(path)
+    client = Client(server_url, verbose=False)
+    value = {"background": None, "layers": [handle_file(str(path))], "composite": None}
+    answer = client.predict(value, api_name="/read_number")
+    assert answer["number"] == number.label
+    assert [digit["top"] for digit in answer["digits"]] == list(number.label)
+    assert all(digit["box"]["right"] > digit["box"]["left"] for digit in answer["digits"])
+    cleared = {"background": None, "layers": [], "composite": None}
+    assert client.predict(cleared, api_name="/read_number")["blank"] is True

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from mnist_demo.recognition.checkpoint import load_checkpoint
@@ -63,6 +64,29 @@ def test_a_run_started_from_python_records_its_own_words_not_the_callers(tmp_pat
     assert load_checkpoint(out).metadata["command"] == expected
 
 
+def test_predict_number_json_prints_one_object_per_file(tmp_path):
+    from PIL import Image
+
+    from mnist_demo.samples.numbers import iter_numbers
+
+    number = next(iter_numbers(1, "clear", seed=4))
+    paths = [tmp_path / "number.png", tmp_path / "blank.png", tmp_path / "missing.png"]
+    Image.fromarray(255 - number.ink()).save(paths[0])
+    Image.fromarray(np.full((60, 90), 255, np.uint8)).save(paths[1])
+    result = mnist_demo("predict", "--number", "--json", *map(str, paths))
+    assert result.returncode == 2  # The missing file; the others still get their answer.
+    read, blank, missing = (json.loads(line) for line in result.stdout.splitlines())
+    assert {"path", "number", "digits", "verdict", "reason"} <= set(read)
+    assert read["path"] == str(paths[0]) and read["number"].isdigit()
+    assert len(read["digits"]) == len(read["number"])
+    for digit in read["digits"]:
+        assert set(digit) == {"box", "top", "verdict", "probabilities"}
+        assert set(digit["box"]) == {"top", "left", "bottom", "right"}
+    assert (blank["blank"], blank["number"], blank["digits"]) == (True, "", [])
+    assert "no such image file" in missing["error"]
+    assert result.stderr.count("error:") == 1
+
+
 def test_evaluate_reports_a_corrupt_weights_file_in_one_line(tmp_path):
     broken = tmp_path / "broken.pth"
     broken.write_bytes(b"\x00" * 100)
@@ -95,6 +119,18 @@ def test_bench_predict_times_the_same_calls_idle_and_while_training():
             assert idle_ms > 0 and busy[stat][size] > 0
             ratio = report["ratio_while_training"][stat][size]
             assert ratio == pytest.approx(busy[stat][size] / idle_ms, abs=0.01)
+
+
+def test_bench_numbers_reports_each_set_side_by_side():
+    result = mnist_demo("bench", "numbers", "--count", "4", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["digits_from"] == "MNIST test set" and report["numbers_per_set"] == 4
+    for name in ("clear", "touching"):
+        figures = report[name]
+        for key in ("whole_number_accuracy", "digit_count_accuracy", "digit_accuracy_alone"):
+            assert 0 <= figures[key] <= 1
+        assert figures["ms_per_number_p95"] >= figures["ms_per_number_p50"] > 0
 
 
 @pytest.mark.slow

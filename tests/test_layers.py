@@ -4,6 +4,7 @@ Layers, lowest first (a module may import its own layer and those below it):
 
     base         config, settings, device, data, pictures   (constants, datasets, helpers)
     recognition  a drawing -> the model's answer
+    numbers      a drawing of a whole number -> its digits, each read as a lone digit
     samples      made-up inputs built from the data and preprocessing
     training     the options, the one loop, evaluation, fine-tuning
     teaching     views of a model and its mistakes
@@ -30,6 +31,7 @@ BASE = ("config", "settings", "device", "data", "pictures")
 LAYERS = (
     "base",
     "recognition",
+    "numbers",
     "samples",
     "training",
     "teaching",

@@ -33,6 +33,14 @@ def test_the_lessons_names_come_from_the_package_top():
     assert set(mnist_demo.__all__) <= set(dir(mnist_demo))
 
 
+def test_read_number_comes_from_the_package_top():
+    from mnist_demo import read_number
+    from mnist_demo.numbers.read import read_number as defined
+
+    assert read_number is defined
+    assert "read_number" in mnist_demo.__all__
+
+
 def test_an_unknown_name_is_an_attribute_error():
     try:
         mnist_demo.NoSuchThing  # noqa: B018

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from mnist_demo.bench.numbers import bench_numbers
 from mnist_demo.bench.predict import bench_predict
 from mnist_demo.bench.train import bench_train
 from mnist_demo.cli.common import add_data_options, add_device_option, print_report
@@ -49,7 +50,19 @@ def add_parser(commands) -> None:
     )
     browser.add_argument("--chromium", help="the Chromium executable (default: chromium)")
     browser.set_defaults(run=run_browser)
-    for target in (train, predict, api, browser):
+    numbers = targets.add_parser(
+        "numbers", help="whole numbers of 2-6 MNIST digits read digit by digit: clear and touching"
+    )
+    numbers.add_argument("--count", type=int, default=500, help="numbers in each set")
+    numbers.add_argument("--seed", type=int, default=0, help="which numbers are composed")
+    numbers.add_argument(
+        "--train-digits",
+        action="store_true",
+        help="compose the numbers of training digits (for tuning), not test digits",
+    )
+    add_data_options(numbers)
+    numbers.set_defaults(run=run_numbers)
+    for target in (train, predict, api, browser, numbers):
         target.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -64,6 +77,11 @@ def run_predict(args: argparse.Namespace) -> int:
     result = bench_predict(
         repeats=args.repeats, while_training=args.while_training, root=args.data_dir
     )
+    return print_report(result, args.json)
+
+
+def run_numbers(args: argparse.Namespace) -> int:
+    result = bench_numbers(args.count, args.seed, train=args.train_digits, root=args.data_dir)
     return print_report(result, args.json)
 
 

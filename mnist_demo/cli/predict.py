@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mnist_demo.config import DATASETS
+from mnist_demo.numbers.read import NumberReading, read_number
 from mnist_demo.recognition.inference import FileResult, Predictor, predict_files, shipped_predictor
 
 
@@ -17,6 +18,11 @@ def add_parser(commands) -> None:
     parser.add_argument("--weights", type=Path, help="weights file (default: the shipped one)")
     parser.add_argument("--dataset", default="mnist", choices=sorted(DATASETS), help="dataset")
     parser.add_argument("--json", action="store_true", help="print one JSON object per line")
+    parser.add_argument(
+        "--number",
+        action="store_true",
+        help="read each image as a whole number, digit by digit (an MNIST model only)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -29,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
         predictor = Predictor.from_checkpoint(args.weights)
     else:
         predictor = shipped_predictor(args.dataset)
+    if args.number:
+        return run_numbers(args.images, predictor, args.json)
     failed = False
     for result in predict_files(args.images, predictor):
         if result.error:
@@ -66,3 +74,42 @@ def format_result(result: FileResult) -> str:
     probabilities = "  ".join(f"{name}: {p:.4f}" for name, p in prediction.probabilities.items())
     confidence = prediction.probabilities[top]
     return f"{result.path}: {top} ({confidence:.1%}, {prediction.verdict})\n  {probabilities}"
+
+
+def run_numbers(paths: list[Path], predictor: Predictor, as_json: bool) -> int:
+    """Read each file as a number; a bad file gets one error line, the others their answer."""
+    if predictor.spec.name != "mnist":
+        raise ValueError(
+            f"--number reads digits: it needs an MNIST model, not {predictor.spec.name}"
+        )
+    failed = False
+    for path in paths:
+        try:
+            reading = read_number(path, predictor)
+        except ValueError as error:
+            failed = True
+            print(f"mnist-demo predict: error: {error}", file=sys.stderr)
+            if as_json:
+                print(json.dumps({"path": str(path), "error": str(error)}))
+            continue
+        if as_json:
+            print(json.dumps({"path": str(path), **reading.to_dict()}))
+        else:
+            print(format_number(path, reading))
+    return 2 if failed else 0
+
+
+def format_number(path: Path, reading: NumberReading) -> str:
+    """``number.png: 305 (number)`` and a line per digit, or ``blank.png: no number (why)``."""
+    if reading.blank:
+        return f"{path}: no number ({reading.reason})"
+    said = reading.verdict + (f"; {reading.reason}" if reading.reason else "")
+    lines = [f"{path}: {reading.number or '-'} ({said})"]
+    for digit in reading.digits:
+        confidence = digit.probabilities[digit.top] if digit.top else 0.0
+        box = digit.box
+        lines.append(
+            f"  {digit.top} ({confidence:.1%}, {digit.verdict}) at rows {box.top}-{box.bottom}, "
+            f"columns {box.left}-{box.right}"
+        )
+    return "\n".join(lines)

@@ -30,7 +30,7 @@ from mnist_demo.recognition.checkpoint import (
     read_metadata,
     sidecar_path,
 )
-from mnist_demo.recognition.preprocess import preprocess
+from mnist_demo.recognition.preprocess import Preprocessed, preprocess
 from mnist_demo.recognition.probabilities import class_probabilities
 from mnist_demo.recognition.verdict import Thresholds, verdict
 
@@ -155,16 +155,24 @@ class Predictor:
     def predict_full(self, image: Any) -> Prediction:
         """The probabilities together with the 28x28 picture the model saw."""
         served = self._served  # Read once: this whole prediction uses one snapshot.
-        prepared = preprocess(image, served.spec)
-        if prepared.blank:
-            return Prediction({}, None, blank=True, reason=prepared.reason)
-        named = named_probabilities(served, prepared.tensor)
-        said = verdict(named.values(), served.thresholds, served.spec.name)
-        return Prediction(named, prepared.picture, blank=False, verdict=said)
+        return prediction_of(served, preprocess(image, served.spec))
+
+    def predict_prepared(self, prepared: Preprocessed) -> Prediction:
+        """The prediction for a model input already made by preprocessing (or a blank one)."""
+        return prediction_of(self._served, prepared)
 
     def predict_tensor(self, tensor: torch.Tensor) -> dict[str, float]:
         """Class name -> probability for a model input already made, shape (1, 1, 28, 28)."""
         return named_probabilities(self._served, tensor)
+
+
+def prediction_of(served: Served, prepared: Preprocessed) -> Prediction:
+    """One prepared input's probabilities and verdict, with the snapshot ``served``."""
+    if prepared.blank:
+        return Prediction({}, None, blank=True, reason=prepared.reason)
+    named = named_probabilities(served, prepared.tensor)
+    said = verdict(named.values(), served.thresholds, served.spec.name)
+    return Prediction(named, prepared.picture, blank=False, verdict=said)
 
 
 def named_probabilities(served: Served, tensor: torch.Tensor) -> dict[str, float]:

@@ -205,11 +205,21 @@ def preprocess(image: Any, spec: DatasetSpec = MNIST) -> Preprocessed:
 
     Raises ValueError, saying why, for anything that is not an image.
     """
-    ink = to_ink(image)
+    return preprocess_ink(to_ink(image), spec)
+
+
+def preprocess_ink(
+    ink: np.ndarray | None, spec: DatasetSpec = MNIST, canvas_shape: tuple[int, ...] | None = None
+) -> Preprocessed:
+    """An ink map (see :func:`to_ink`) -> the model's input, or a blank result.
+
+    ``canvas_shape`` is what a speck is judged against (the ink map's own shape by default);
+    mnist_demo.numbers passes one digit's piece of a larger drawing here.
+    """
     box = None if ink is None else ink_box(ink)
     if box is None:
         return Preprocessed(None, None, blank=True, reason="nothing drawn")
-    if is_speck(box, ink.shape):
+    if is_speck(box, canvas_shape or ink.shape):
         return Preprocessed(None, None, blank=True, box=box, reason="too small to be a digit")
     patch = fit(crop(ink, box), spec.fit_box)
     if not patch.any():  # A hairline on a giant canvas can vanish when shrunk to 20 pixels.

@@ -96,12 +96,14 @@ def skeleton_segments(digit: np.ndarray) -> np.ndarray:
     return (np.concatenate(segments).astype(np.float64) + 0.5) / UPSAMPLE
 
 
-def render(segments: np.ndarray, canvas_size: int, width: int) -> np.ndarray:
+def render(segments: np.ndarray, canvas_size: int | tuple[int, int], width: int) -> np.ndarray:
     """Draw the segments (already in canvas pixels) with a round brush: a 0/255 uint8 mask.
 
-    Like the Sketchpad's layer alpha, the strokes are not antialiased.
+    ``canvas_size`` is a square's side or (height, width). Like the Sketchpad's layer alpha, the
+    strokes are not antialiased.
     """
-    mask = Image.new("L", (canvas_size, canvas_size), 0)
+    height, across = (canvas_size, canvas_size) if np.ndim(canvas_size) == 0 else canvas_size
+    mask = Image.new("L", (int(across), int(height)), 0)
     pen = ImageDraw.Draw(mask)
     radius = width / 2
     points = {(round(c, 1), round(r, 1)) for r, c in segments.reshape(-1, 2)}

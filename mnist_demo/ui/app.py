@@ -32,7 +32,7 @@ from mnist_demo.ui.tabs.evaluate import build_evaluate_tab
 from mnist_demo.ui.tabs.handwriting import build_handwriting_panel, finetune_in_line, gallery_of
 from mnist_demo.ui.tabs.inside import build_inside_panels
 from mnist_demo.ui.tabs.retrain import build_retrain_tab
-from mnist_demo.ui.verdict_api import add_classify_api
+from mnist_demo.ui.verdict_api import add_classify_api, add_read_number_api
 
 # Gradio runs at most launch(max_threads=...) queued calls at once, 40 by default, and a call
 # waiting in the trainer's line is running for Gradio: the line and the page's own group get
@@ -100,6 +100,7 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
         model_outputs = [*draw_outputs, dataset, *header.model_line]
         wire_draw_tab(draw, session, predict_concurrency, panels_follower(panels))
         add_classify_api(draw.sketch, session, predict_concurrency)
+        add_read_number_api(draw.sketch, session, predict_concurrency)
         wire_panels(panels, session)
         model_events = []  # Each changes the session's model (see below).
         model_events.append(
