@@ -539,7 +539,7 @@ def test_an_evaluate_flood_leaves_every_visitors_predictions_and_panels_answered
 
 
 def test_each_group_holds_at_most_its_share_of_the_waiting_places():
-    from mnist_demo.ui.guards.http import shares
+    from mnist_demo.ui.guards.policy import shares
 
     page, one, others = shares(64)
     assert (page, one, others) == (32, 16, 32)

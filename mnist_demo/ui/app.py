@@ -13,9 +13,10 @@ from mnist_demo.serving.session import Session
 from mnist_demo.serving.trainer import Budget
 from mnist_demo.training.options import CONTROLS
 from mnist_demo.ui.guards.components import guard_components
-from mnist_demo.ui.guards.http import PAGE_GROUP, RequestGuard, UploadLedger, security_headers
+from mnist_demo.ui.guards.http import RequestGuard, UploadLedger
 from mnist_demo.ui.guards.inputs import guard_inputs
 from mnist_demo.ui.guards.limits import Limits
+from mnist_demo.ui.guards.policy import PAGE_GROUP, security_headers
 from mnist_demo.ui.guards.sessions import ListenerWatch, lifespan
 from mnist_demo.ui.header import build_header, model_line
 from mnist_demo.ui.notes import problem

@@ -11,7 +11,7 @@ import gradio as gr
 
 from mnist_demo.numbers.read import NumberReading, read_number
 from mnist_demo.serving.session import Session
-from mnist_demo.ui.guards.http import PAGE_GROUP
+from mnist_demo.ui.guards.policy import PAGE_GROUP
 
 
 def classification(drawing, session: Session) -> dict:

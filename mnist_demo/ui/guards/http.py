@@ -5,12 +5,14 @@
 - Uploaded files are remembered in a ledger and the oldest deleted past a count, byte or age cap,
   so uploads cannot fill the disk between Gradio's hourly sweeps.
 - A session may have only ``Limits.events_per_session`` calls queued or running.
-- Each concurrency group has a share of the queue's waiting places (see :func:`shares`): Gradio
-  counts the calls waiting in all groups against one ``max_size``, so 64 cheap Evaluate calls
-  once had every visitor's prediction refused for 30 s.
+- Each concurrency group has a share of the queue's waiting places (see
+  :func:`mnist_demo.ui.guards.policy.shares`): Gradio counts the calls waiting in all groups
+  against one ``max_size``, so 64 cheap Evaluate calls once had every visitor's prediction
+  refused for 30 s.
 - A call naming no function (a bad ``fn_index``, ``/call/nosuch``) gets a one-line 404, and any
   unexpected error a one-line 500: no traceback per request in the log, nothing internal sent.
-- Every answer carries the headers a public page should send (:func:`security_headers`).
+- Every answer carries the headers a public page should send
+  (:func:`mnist_demo.ui.guards.policy.security_headers`).
 """
 
 from __future__ import annotations
@@ -24,37 +26,14 @@ import time
 from collections import Counter, OrderedDict
 from pathlib import Path
 
-from mnist_demo import settings
 from mnist_demo.ui.guards.limits import Limits
+from mnist_demo.ui.guards.policy import PAGE_GROUP, shares
 
 logger = logging.getLogger(__name__)
 API = "/gradio_api"
 CALL_PATH = re.compile(rf"^{API}/call/(?:v2/)?([^/]+)/?$")
-# The concurrency group of the page's own calls: predictions after each stroke, the teaching
-# panels that follow them, the model the page runs (ui/tabs/draw.py, ui/tabs/inside.py, ui/app.py).
-PAGE_GROUP = "predict"
 # What a client's value may add to a message or a log line.
 SHOWN_CHARACTERS = 200
-
-
-def shares(max_size: int) -> tuple[int, int, int]:
-    """(the page's group, any other group, all other groups together): waiting places each may
-    hold of the queue's ``max_size``. The page's group always has half to itself; a slow group
-    can take a quarter at most, so one flood leaves room for every other group too."""
-    page = max(1, max_size // 2)
-    return page, max(1, max_size // 4), max(1, max_size - page)
-
-
-def security_headers() -> list[tuple[bytes, bytes]]:
-    """Sent with every answer. ``frame-ancestors`` keeps other sites from framing the page (a
-    Hugging Face Space is framed by huggingface.co, allowed by default); a full
-    Content-Security-Policy would break Gradio's inline scripts and styles."""
-    ancestors = settings.FRAME_ANCESTORS.read()
-    return [
-        (b"x-content-type-options", b"nosniff"),
-        (b"content-security-policy", f"frame-ancestors {ancestors}".encode()),
-        (b"referrer-policy", b"strict-origin-when-cross-origin"),
-    ]
 
 
 class Answer(Exception):

@@ -22,7 +22,7 @@ from mnist_demo.recognition.verdict import words
 from mnist_demo.recognition.wording import spread as spread  # Its old home: kept importable.
 from mnist_demo.serving.session import Session
 from mnist_demo.ui.canvas import Pad, build_pad, drawing_from_ink
-from mnist_demo.ui.guards.http import PAGE_GROUP
+from mnist_demo.ui.guards.policy import PAGE_GROUP
 from mnist_demo.ui.inline import image_html
 from mnist_demo.ui.notes import problem
 from mnist_demo.ui.page_files import static_text

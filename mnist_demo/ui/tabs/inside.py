@@ -21,7 +21,7 @@ from mnist_demo.recognition.preprocess import preprocess
 from mnist_demo.serving.session import Session
 from mnist_demo.teaching import analysis
 from mnist_demo.teaching.steps import preprocessing_steps
-from mnist_demo.ui.guards.http import PAGE_GROUP
+from mnist_demo.ui.guards.policy import PAGE_GROUP
 from mnist_demo.ui.inline import image_html, pixel_gallery
 from mnist_demo.ui.notes import problem
 
