@@ -9,6 +9,7 @@ Layers, lowest first (a module may import its own layer and those below it):
     training     the options, the one loop, evaluation, fine-tuning
     teaching     views of a model and its mistakes
     honesty      thresholds chosen on validation, held-out reports
+    classroom    a class's drawings and runs in a database, the board's figures, exports
     serving      what the app keeps for visitors, without Gradio
     ui           the Gradio app: the only layer that imports gradio ...
     bench        ... but for the benchmarks that drive the app (api, browser)
@@ -36,6 +37,7 @@ LAYERS = (
     "training",
     "teaching",
     "honesty",
+    "classroom",
     "serving",
     "ui",
     "bench",
