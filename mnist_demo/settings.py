@@ -104,6 +104,20 @@ LISTENER_TIMEOUT = Setting(
     "MNIST_DEMO_LISTENER_TIMEOUT", float, 8.0, "seconds of unread progress before a run stops"
 )
 
+# A class's drawings and runs (mnist_demo.classroom).
+DATABASE_URL = Setting(
+    "MNIST_DEMO_DATABASE_URL", str, None, "the classes' database (SQLAlchemy URL)", "unset: SQLite"
+)
+CLASS_DIR = Setting(
+    "MNIST_DEMO_CLASS_DIR", str, "classes", "folder for the SQLite file classes.db", "`classes/`"
+)
+MAX_CLASSES = Setting("MNIST_DEMO_MAX_CLASSES", int, 200, "classes kept on this host")
+CLASS_DRAWINGS = Setting("MNIST_DEMO_CLASS_DRAWINGS", int, 5000, "drawings kept per class")
+STUDENT_RATE = Setting(
+    "MNIST_DEMO_STUDENT_RATE", int, 30, "drawings one student may send per minute"
+)
+CLASS_RUNS = Setting("MNIST_DEMO_CLASS_RUNS", int, 100, "run records kept per class")
+
 SETTINGS = (
     DATA,
     WEIGHTS,
@@ -129,4 +143,10 @@ SETTINGS = (
     BLOB_AGE,
     EVENTS_PER_SESSION,
     LISTENER_TIMEOUT,
+    DATABASE_URL,
+    CLASS_DIR,
+    MAX_CLASSES,
+    CLASS_DRAWINGS,
+    STUDENT_RATE,
+    CLASS_RUNS,
 )
