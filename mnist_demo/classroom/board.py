@@ -1,0 +1,263 @@
+"""The teacher's board, from a class's pool and models: counts, accuracies, the confusion matrix,
+the most confident mistakes, and the held-out part of the pool that the class's runs are scored on.
+
+A board refreshes every second while a lesson runs, so nothing is scored twice: per class the
+board keeps one small row per drawing (its id, label, nickname and the shipped model's answer),
+and a refresh asks the store only for the count, then fetches and scores the new drawings alone.
+Pixels are never kept here; thumbnails are read from the store when a cell is opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from mnist_demo.config import IMAGE_SIZE, MNIST
+from mnist_demo.data import normalize
+from mnist_demo.recognition.checkpoint import build_model
+from mnist_demo.recognition.inference import Predictor, shipped_predictor
+
+DIGITS = 10
+# The share of the pool that no run of the class trains on and every run is scored on. Chosen by
+# a hash of the drawing's id, so it never changes as the pool grows and needs no stored column.
+HELD_OUT_PERCENT = 20
+# How many mistakes the board lists, the most confident first.
+MISTAKES_SHOWN = 12
+SCORE_BATCH = 512
+
+
+def is_held_out(drawing_id: int) -> bool:
+    """Whether a drawing is in the pool's held-out part (the same answer on every replica)."""
+    digest = hashlib.blake2b(str(int(drawing_id)).encode(), digest_size=2).digest()
+    return int.from_bytes(digest, "big") % 100 < HELD_OUT_PERCENT
+
+
+def score_pixels(predictor: Predictor, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pixels`` (N, 28, 28) in [0, 1], the model's input before normalisation -> (the answer
+    (N,) int, its probability (N,) float) from ``predictor``'s served model, in batches."""
+    if len(pixels) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float64)
+    model = predictor.model  # The predictor's private eval-mode copy: read, never trained.
+    answers, confidences = [], []
+    with torch.inference_mode():
+        for start in range(0, len(pixels), SCORE_BATCH):
+            chunk = torch.from_numpy(np.asarray(pixels[start : start + SCORE_BATCH], np.float32))
+            inputs = normalize(chunk, predictor.spec).view(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
+            probabilities = torch.softmax(model(inputs).double(), dim=1)
+            confidence, answer = probabilities.max(dim=1)
+            answers.append(answer.numpy())
+            confidences.append(confidence.numpy())
+    return np.concatenate(answers), np.concatenate(confidences)
+
+
+def accuracy_of(predictor: Predictor, drawings: list) -> float | None:
+    """The share of ``drawings`` (store Drawings) that ``predictor`` labels as the student did."""
+    if not drawings:
+        return None
+    answers, _ = score_pixels(predictor, np.stack([drawing.pixels for drawing in drawings]))
+    labels = np.array([drawing.label for drawing in drawings])
+    return float((answers == labels).mean())
+
+
+@dataclass(frozen=True)
+class Row:
+    """What the board keeps of one drawing: who, what it is, and the shipped model's answer."""
+
+    id: int
+    label: int
+    nickname: str
+    session: str
+    predicted: int  # The shipped model's answer.
+    confidence: float
+    answered: int | None  # The answer the student saw (their own model's, perhaps).
+
+    @property
+    def wrong(self) -> bool:
+        return self.predicted != self.label
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The board for one class, or for one student of it (``student``)."""
+
+    student: str | None
+    total: int
+    per_digit: list[int]
+    per_student: dict[str, int]
+    accuracy: float | None  # The shipped model's, on these drawings.
+    confusion: list[list[int]]  # [label][answer]
+    cells: dict[tuple[int, int], list[int]]  # (label, answer) -> drawing ids, oldest first
+    mistakes: list[Row]  # The shipped model's most confident wrong answers.
+    held_out: int  # How many of these drawings are in the held-out part.
+
+    def to_dict(self) -> dict:
+        return {
+            "drawings": self.total,
+            "per_digit": self.per_digit,
+            "per_student": self.per_student,
+            "accuracy": self.accuracy,
+            "confusion": self.confusion,
+            "cells": {f"{label},{answer}": ids for (label, answer), ids in self.cells.items()},
+            "mistakes": [row.id for row in self.mistakes],
+            "held_out": self.held_out,
+        }
+
+
+def student_name(row: Row) -> str:
+    return row.nickname or "(no name)"
+
+
+def figures_of(rows: list[Row], student: str | None = None) -> Figures:
+    """The board's figures for ``rows``, or for those of one student (a nickname)."""
+    if student is not None:
+        rows = [row for row in rows if student_name(row) == student]
+    per_digit = [0] * DIGITS
+    confusion = [[0] * DIGITS for _ in range(DIGITS)]
+    cells: dict[tuple[int, int], list[int]] = {}
+    for row in rows:
+        per_digit[row.label] += 1
+        confusion[row.label][row.predicted] += 1
+        cells.setdefault((row.label, row.predicted), []).append(row.id)
+    mistakes = sorted((row for row in rows if row.wrong), key=lambda row: -row.confidence)
+    right = sum(not row.wrong for row in rows)
+    return Figures(
+        student=student,
+        total=len(rows),
+        per_digit=per_digit,
+        per_student=dict(Counter(student_name(row) for row in rows).most_common()),
+        accuracy=right / len(rows) if rows else None,
+        confusion=confusion,
+        cells=cells,
+        mistakes=mistakes[:MISTAKES_SHOWN],
+        held_out=sum(is_held_out(row.id) for row in rows),
+    )
+
+
+@dataclass
+class Pool:
+    """One class's rows, grown as drawings arrive; ``lock`` lets one refresh fetch at a time."""
+
+    rows: list[Row] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # A chosen model's key -> (the last id it scored, how many it got right, how many it scored).
+    scores: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+    @property
+    def last_id(self) -> int:
+        return self.rows[-1].id if self.rows else 0
+
+
+class Board:
+    """The boards of every class in ``store``, cached per class (thread-safe)."""
+
+    def __init__(self, store, shipped: Callable[[], Predictor] | None = None) -> None:
+        self.store = store
+        self.shipped = shipped or (lambda: shipped_predictor(MNIST.name))
+        self._pools: dict[str, Pool] = {}
+        self._lock = threading.Lock()
+
+    def _pool(self, code: str) -> Pool:
+        with self._lock:
+            return self._pools.setdefault(code, Pool())
+
+    def forget(self, code: str) -> None:
+        """Drop a class's cached rows (after it is deleted)."""
+        with self._lock:
+            self._pools.pop(code, None)
+
+    def rows(self, code: str) -> list[Row]:
+        """Every drawing of the class as a row, the new ones fetched and scored now."""
+        pool = self._pool(code)
+        total = self.store.counts(code)["total"]
+        with pool.lock:
+            if total != len(pool.rows):
+                new = self.new_drawings(code, pool.last_id)
+                if new:
+                    pixels = np.stack([drawing.pixels for drawing in new])
+                    answers, confidences = score_pixels(self.shipped(), pixels)
+                    pool.rows += [
+                        Row(d.id, d.label, d.nickname, d.session, int(a), float(c), d.predicted)
+                        for d, a, c in zip(new, answers, confidences, strict=True)
+                    ]
+            return list(pool.rows)
+
+    def new_drawings(self, code: str, after_id: int) -> list:
+        """The class's drawings with an id above ``after_id``, oldest first."""
+        if "after_id" in inspect.signature(self.store.drawings).parameters:
+            return self.store.drawings(code, after_id=after_id)
+        return [drawing for drawing in self.store.drawings(code) if drawing.id > after_id]
+
+    def figures(self, code: str, student: str | None = None) -> Figures:
+        return figures_of(self.rows(code), student)
+
+    def students(self, code: str) -> list[str]:
+        return sorted({student_name(row) for row in self.rows(code)})
+
+    def model_accuracy(self, code: str, key: str, predictor: Predictor) -> float | None:
+        """``predictor``'s accuracy on the whole pool; ``key`` names the model, whose answers
+        are kept as counts, so each drawing is scored by it once."""
+        pool = self._pool(code)
+        size = len(self.rows(code))
+        with pool.lock:
+            last_id, right, seen = pool.scores.get(key, (0, 0, 0))
+            if seen != size:
+                new = self.new_drawings(code, last_id)
+                if new:
+                    answers, _ = score_pixels(predictor, np.stack([d.pixels for d in new]))
+                    labels = np.array([drawing.label for drawing in new])
+                    right += int((answers == labels).sum())
+                    last_id, seen = new[-1].id, seen + len(new)
+                pool.scores[key] = (last_id, right, seen)
+        return right / seen if seen else None
+
+    def held_out(self, code: str) -> list:
+        """The pool's held-out drawings (store Drawings), oldest first."""
+        return [drawing for drawing in self.store.drawings(code) if is_held_out(drawing.id)]
+
+    def training_part(self, code: str, session: str | None = None) -> list:
+        """The drawings a run may train on: the pool less its held-out part (one student's,
+        given ``session``)."""
+        drawings = self.store.drawings(code, session=session)
+        return [drawing for drawing in drawings if not is_held_out(drawing.id)]
+
+    def score_run(self, run_id: str) -> float | None:
+        """Score a stored run's weights on its class's held-out part, and store the score (None,
+        and nothing stored, while the held-out part is empty)."""
+        record = self.store.run(run_id)
+        if record is None:
+            return None
+        held_out = self.held_out(record.code)
+        if not held_out:
+            return None
+        accuracy = accuracy_of(run_predictor(self.store, run_id), held_out)
+        self.store.set_pool_accuracy(run_id, accuracy)
+        return accuracy
+
+
+def run_predictor(store, run_id: str) -> Predictor:
+    """A stored run's weights, served like a visitor's retrained model."""
+    return Predictor.from_model(run_model(store, run_id), MNIST.name)
+
+
+def run_model(store, run_id: str):
+    """A stored run's SmallCNN, rebuilt from its weights' own shapes."""
+    return build_model(store.run_state_dict(run_id), {})
+
+
+def ranked(runs: list) -> list:
+    """Runs best first: by their held-out pool score, then their MNIST test score (unscored
+    runs last)."""
+
+    def key(run) -> tuple:
+        pool = run.pool_accuracy if run.pool_accuracy is not None else -1.0
+        test = run.test_accuracy if run.test_accuracy is not None else -1.0
+        return (-pool, -test)
+
+    return sorted(runs, key=key)
