@@ -14,6 +14,7 @@ import torch
 from mnist_demo.config import dataset_spec
 from mnist_demo.data import load_split
 from mnist_demo.recognition.inference import Predictor
+from mnist_demo.serving.classes import record_run
 from mnist_demo.serving.memory import release_freed_memory
 from mnist_demo.serving.session import Session
 from mnist_demo.serving.trainer import SLOT, Budget, TrainerSlot
@@ -186,7 +187,13 @@ def run_in_slot(
         "steps": run.history[-1].step,
         "seconds": round(time.monotonic() - started, 1),
     }
-    session.keep_trained(run.model, config.dataset, metrics, dataclasses.asdict(config))
+    settings = dataclasses.asdict(config)
+    session.keep_trained(run.model, config.dataset, metrics, settings)
+    # A class member's run joins the class's board (serving.classes), curves and all.
+    curves = {"loss": charts.loss, "accuracy": charts.accuracy}
+    note += record_run(
+        session.classroom, "retrain", run.model, config.dataset, settings, metrics, curves
+    )
     # What a visitor expects of the model they just made: to draw with it. The page's model line
     # says so and holds the way back (ui/header.py).
     session.use_trained_model(True)

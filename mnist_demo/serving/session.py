@@ -66,6 +66,8 @@ class Session:
     panels_open: set[str] = field(default_factory=set)
     # "Teach it your handwriting": drawings this visitor labelled (PersonalExample), per dataset.
     personal: dict[str, list] = field(default_factory=dict, repr=False)
+    # The class this visitor joined by its link (serving.classes.Membership), or None.
+    classroom: Any = None
 
     @property
     def holds_work(self) -> bool:

@@ -12,15 +12,23 @@ from mnist_demo.serving.presets import parse_preset
 from mnist_demo.serving.session import Session
 from mnist_demo.serving.trainer import Budget
 from mnist_demo.training.options import CONTROLS
+from mnist_demo.ui.classroom import add_class_api
 from mnist_demo.ui.guards.components import guard_components
 from mnist_demo.ui.guards.http import RequestGuard, UploadLedger
 from mnist_demo.ui.guards.inputs import guard_inputs
 from mnist_demo.ui.guards.limits import Limits
-from mnist_demo.ui.guards.policy import PAGE_GROUP, security_headers
+from mnist_demo.ui.guards.policy import BOARD_GROUP, CLASS_GROUP, PAGE_GROUP, security_headers
 from mnist_demo.ui.guards.sessions import ListenerWatch, lifespan
 from mnist_demo.ui.header import build_header, model_line
 from mnist_demo.ui.notes import problem
 from mnist_demo.ui.page_files import static_text
+from mnist_demo.ui.tabs.board import build_board_tab
+from mnist_demo.ui.tabs.class_tab import (
+    build_class_row,
+    build_class_tab,
+    when_run_opened,
+    wire_class,
+)
 from mnist_demo.ui.tabs.draw import (
     Follower,
     build_draw_tab,
@@ -39,6 +47,8 @@ from mnist_demo.ui.verdict_api import add_classify_api, add_read_number_api
 # waiting in the trainer's line is running for Gradio: the line and the page's own group get
 # their places on top of those 40, so a full line never stops a prediction (docs/gradio.md).
 GRADIO_WORKERS = 40
+# A class's calls at once (each a few milliseconds of database work and one small prediction).
+CLASS_CONCURRENCY = 4
 
 
 def close_session(session: Session) -> None:
@@ -90,12 +100,16 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
         with gr.Tabs() as tabs:
             with gr.Tab("Draw", id="draw"):
                 draw = build_draw_tab()
+                class_row = build_class_row()  # Shown only in a class (ui/tabs/class_tab.py).
                 panels = build_inside_panels(session)
                 handwriting = build_handwriting_panel(session)
             with gr.Tab("Evaluate", id="evaluate"):
                 build_evaluate_tab(session)
             with gr.Tab("Retrain", id="retrain"):
                 retrain = build_retrain_tab(session, budget, line)
+            with gr.Tab("Class", id="class"):
+                class_tab = build_class_tab()
+            board = build_board_tab(session, BOARD_GROUP)  # A teacher link shows it.
         draw_outputs = draw.outputs
         # Everything that says which model answers (model_views), refreshed when it changes.
         model_outputs = [*draw_outputs, dataset, *header.model_line]
@@ -104,6 +118,19 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
         add_read_number_api(draw.sketch, session, predict_concurrency)
         wire_panels(panels, session)
         model_events = []  # Each changes the session's model (see below).
+        add_class_api(session, CLASS_GROUP, BOARD_GROUP, CLASS_CONCURRENCY)
+        # A class link may open a class's run as the model (?model=ID): the page follows.
+        entered = wire_class(demo, class_tab, class_row, board, tabs, session, draw.pad.ink)
+        entered.then(
+            when_run_opened(
+                lambda state: [*model_views(state), page_model_json(state)], len(model_outputs) + 1
+            ),
+            session,
+            [*model_outputs, draw.pad.page_model],
+            show_progress="hidden",
+            api_name=False,
+            concurrency_id=PAGE_GROUP,
+        )
         model_events.append(
             dataset.change(
                 switch_dataset,
@@ -220,7 +247,15 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
     # Gradio gives a concurrency group the lowest limit of its events, whichever ran first: say
     # each group's limit once, on every event in it. Direct REST calls would skip the queue.
     # The trainer's group (Start, fine-tuning): everyone in its line is running for Gradio.
-    settle_concurrency(demo, {PAGE_GROUP: predict_concurrency, "train": line.capacity + 1})
+    settle_concurrency(
+        demo,
+        {
+            PAGE_GROUP: predict_concurrency,
+            "train": line.capacity + 1,
+            CLASS_GROUP: CLASS_CONCURRENCY,
+            BOARD_GROUP: CLASS_CONCURRENCY,
+        },
+    )
     # The request guard shares these waiting places out by group (guards/http.py's shares).
     demo.queue(max_size=settings.QUEUE_SIZE.read(), default_concurrency_limit=2, api_open=False)
     guard_components(demo, Limits.from_env())

@@ -9,6 +9,10 @@ from mnist_demo import settings
 # The concurrency group of the page's own calls: predictions after each stroke, the teaching
 # panels that follow them, the model the page runs (ui/tabs/draw.py, ui/tabs/inside.py, ui/app.py).
 PAGE_GROUP = "predict"
+# A class's calls (ui/classroom.py): submissions and new classes in one group, the teachers'
+# boards (refreshed every second) in another, so neither can crowd out the page or each other.
+CLASS_GROUP = "class"
+BOARD_GROUP = "class_board"
 
 
 def shares(max_size: int) -> tuple[int, int, int]:

@@ -21,6 +21,7 @@ import numpy as np
 from mnist_demo.data import DatasetMissingError, load_split
 from mnist_demo.pictures import GALLERY_SCALE, enlarge
 from mnist_demo.recognition.preprocess import preprocess
+from mnist_demo.serving.classes import class_examples, record_run
 from mnist_demo.serving.line import (
     POLL_SECONDS,
     AlreadyInLine,
@@ -85,6 +86,23 @@ def add_example(label: str | None, session: Session) -> str:
     )
 
 
+def add_class_drawings(session: Session) -> str:
+    """Add this visitor's drawings from their class's pool (less its held-out part)."""
+    if session.predictor().spec.name != "mnist":
+        return "Your class's drawings are digits: switch the model to MNIST digits first."
+    found = class_examples(session.classroom)
+    if found is None:
+        return "Open your class's link first: then your class drawings can join your set."
+    examples, added = examples_of(session), 0
+    for example in found:
+        if len(examples) >= MAX_EXAMPLES:
+            break
+        if not any(np.array_equal(example.picture, kept.picture) for kept in examples):
+            examples.append(example)
+            added += 1
+    return f"Added {added} of your class drawing(s); {len(examples)} in your set."
+
+
 def gallery_of(session: Session) -> list[tuple[np.ndarray, str]]:
     names = session.predictor().class_names
     return [
@@ -144,6 +162,8 @@ def finetune_session(
         config["base"] = session.trained.train_config
     session.keep_trained(result.model, dataset, metrics, config, fine_tuned=True)
     session.use_trained = True
+    # A class member's fine-tune joins the class's board (serving.classes).
+    joined = record_run(session.classroom, "finetune", result.model, dataset, config, metrics, {})
     status = (
         f"Fine-tuned on your {len(examples)} drawing(s) in {result.seconds:.1f} s "
         f"({result.steps} steps, each mixing your drawings with {base.spec.title} training "
@@ -153,7 +173,7 @@ def finetune_session(
         f"| {base.spec.title} test set | {result.test_before:.2%} | {result.test_after:.2%} |\n\n"
         f"{accuracy_change(result.test_before, result.test_after)} The Draw tab now uses this "
         "model, for you only; **Back to the shipped model**, at the top of the page, returns to "
-        "the original."
+        f"the original.{joined}"
     )
     return Outcome(status, changed_model=True)
 
@@ -251,6 +271,8 @@ def build_handwriting_panel(session: gr.State) -> HandwritingPanel:
             )
             add = gr.Button("Add to my digits", elem_id="add-example")
             clear = gr.Button("Clear my digits", elem_id="clear-examples")
+            # In a class: this visitor's drawings in the class pool (serving.classes).
+            mine = gr.Button("Add my class drawings", elem_id="add-class-drawings")
         gallery = pixel_gallery(
             "Your digits", "my-digits", columns=10, height=300, allow_preview=False
         )
@@ -264,5 +286,10 @@ def build_handwriting_panel(session: gr.State) -> HandwritingPanel:
         return clear_examples(state), gallery_of(state)
 
     add.click(on_add, [label, session], [status, gallery], api_name="add_example")
+
+    def on_mine(state: Session):
+        return add_class_drawings(state), gallery_of(state)
+
+    mine.click(on_mine, session, [status, gallery], api_name=False)
     clear.click(on_clear, session, [status, gallery], api_name="clear_examples")
     return HandwritingPanel(label, tune, status, gallery)
