@@ -16,6 +16,7 @@ import numpy as np
 
 from mnist_demo.numbers.settings import SETTINGS, SegmentSettings
 from mnist_demo.recognition.preprocess import BOX_FRACTION, NOISE_LEVEL, Box
+from mnist_demo.recognition.wording import number_words
 
 
 class TooMuchInk(ValueError):
@@ -154,16 +155,14 @@ def components(grid: Grid, settings: SegmentSettings = SETTINGS) -> tuple[np.nda
     runs = find_runs(grid.mask)
     if len(runs.rows) > settings.max_runs:
         raise TooMuchInk(
-            f"too much ink to read as a number ({len(runs.rows):,} runs of ink; "
-            f"at most {settings.max_runs:,} are read)"
+            number_words(
+                "too_many_runs", count=f"{len(runs.rows):,}", most=f"{settings.max_runs:,}"
+            )
         )
     labels = run_labels(len(runs.rows), *linked_runs(runs, grid.mask.shape[1]))
     count = int(labels.max()) if len(labels) else 0
     if count > settings.max_components:
-        raise TooMuchInk(
-            f"{count} separate marks, too many to read as a number "
-            f"(at most {settings.max_components} are read)"
-        )
+        raise TooMuchInk(number_words("too_many_marks", count=count, most=settings.max_components))
     image = np.zeros(grid.mask.shape, np.int32)
     lengths = runs.ends - runs.starts
     flat = np.repeat(runs.rows * grid.mask.shape[1] + runs.starts, lengths)

@@ -45,9 +45,12 @@ Part = tuple[Cut | None, Cut | None]
 
 
 def projection(mask: np.ndarray) -> np.ndarray:
-    """Ink per column, smoothed over three columns."""
-    counts = mask.sum(axis=0).astype(float)
-    return np.convolve(np.pad(counts, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+    """Ink per column, smoothed over three columns (the edge columns repeated): the mean of
+    three, summed left to right as np.convolve with ``np.ones(3) / 3`` sums it here, written out
+    so that the page's copy (static/numbers_cuts.js) gets the same floats, ties included."""
+    counts = np.pad(mask.sum(axis=0).astype(float), 1, mode="edge")
+    third = 1 / 3
+    return (counts[:-2] * third + counts[1:-1] * third) + counts[2:] * third
 
 
 def expected_digits(mask: np.ndarray, settings: SegmentSettings = SETTINGS) -> int:

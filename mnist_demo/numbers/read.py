@@ -22,6 +22,7 @@ from mnist_demo.recognition.inference import Prediction, Predictor, shipped_pred
 from mnist_demo.recognition.ink import to_ink
 from mnist_demo.recognition.preprocess import Box, preprocess_ink
 from mnist_demo.recognition.verdict import words
+from mnist_demo.recognition.wording import number_words
 
 NUMBER, UNSURE, NOT_A_NUMBER = "number", "unsure", "not a number"
 
@@ -92,31 +93,34 @@ def ordinal(position: int) -> str:
     return f"{position}{suffix or 'th'}"
 
 
-def named(positions: list[int], singular: str, plural: str) -> str:
-    places = [ordinal(position) for position in positions]
-    listed = places[0] if len(places) == 1 else f"{', '.join(places[:-1])} and {places[-1]}"
-    return f"the {listed} {singular if len(places) == 1 else plural}"
+def places(positions: list[int]) -> str:
+    """[3] -> "3rd", [1, 2, 4] -> "1st, 2nd and 4th" (static/numbers.js lists them alike)."""
+    named = [ordinal(position) for position in positions]
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+
+
+def reason_for(positions: list[int], one: str, many: str) -> str:
+    """The reason naming ``positions``, worded by wording.py's number table."""
+    return number_words(one if len(positions) == 1 else many, places=places(positions))
 
 
 def judged(digits: list[DigitReading], left_out: int) -> NumberReading:
     """The number's verdict from its digits': one piece that is no digit makes it no number."""
     number = "".join(digit.top or "?" for digit in digits)
-    digit_word, unsure_word, negative = words("mnist")
+    digit_word, unsure_word, _ = words("mnist")
     rejected = [i + 1 for i, d in enumerate(digits) if d.verdict not in (digit_word, unsure_word)]
     doubted = [i + 1 for i, d in enumerate(digits) if d.verdict == unsure_word]
     if rejected:
-        reason = f"{NOT_A_NUMBER}: " + named(
-            rejected, f"piece is {negative}", "pieces are not digits"
-        )
+        reason = reason_for(rejected, "rejected_one", "rejected_many")
         return NumberReading(number, tuple(digits), NOT_A_NUMBER, reason, left_out)
     if doubted:
-        reason = named(doubted, "digit is unsure", "digits are unsure")
+        reason = reason_for(doubted, "doubted_one", "doubted_many")
         return NumberReading(number, tuple(digits), UNSURE, reason, left_out)
     return NumberReading(number, tuple(digits), NUMBER, "", left_out)
 
 
 def refused(reason: str) -> NumberReading:
-    return NumberReading("", (), NOT_A_NUMBER, f"{NOT_A_NUMBER}: {reason}")
+    return NumberReading("", (), NOT_A_NUMBER, number_words("refused", reason=reason))
 
 
 def digit_reading(prediction: Prediction, box: Box) -> DigitReading:
@@ -224,13 +228,13 @@ def read_number(
         return NumberReading("", (), "", "nothing drawn")
     pieces = found.pieces
     if len(pieces) > settings.max_pieces:
-        return refused(f"{len(pieces)} pieces; a number is read up to {settings.max_pieces} digits")
+        return refused(number_words("too_many_pieces", count=len(pieces), most=settings.max_pieces))
     reader = Reader(ink, found.grid, found.labels, predictor, settings.max_reads)
     pieces = reader.merge_close(pieces, settings)
     median = float(np.median([piece.box.height for piece in pieces]))
     parts = [(piece, part) for piece in pieces for part in reader.parts(piece, settings, median)]
     if len(parts) > settings.max_pieces:
-        return refused(f"{len(parts)} digits; a number is read up to {settings.max_pieces}")
+        return refused(number_words("too_many_digits", count=len(parts), most=settings.max_pieces))
     if len(parts) == 1:
         # One digit: the whole drawing, exactly as a lone digit is read (specks and all).
         prepared = preprocess_ink(ink, predictor.spec)

@@ -50,6 +50,41 @@ READOUTS = {
 }
 
 
+# A whole number (mnist_demo.numbers.read and static/numbers.js): its verdict's reason, the
+# refusals past a cap, and the page's answer above the pad and hint under it. ``places`` is a list
+# of ordinals ("3rd", "1st and 4th"), ``reason`` a reason in lower case, ``Reason`` capitalised.
+NUMBERS = {
+    "refused": "not a number: {reason}",
+    "rejected_one": "not a number: the {places} piece is {negative}",
+    "rejected_many": "not a number: the {places} pieces are not digits",
+    "doubted_one": "the {places} digit is {unsure}",
+    "doubted_many": "the {places} digits are {unsure}",
+    "too_many_runs": (
+        "too much ink to read as a number ({count} runs of ink; at most {most} are read)"
+    ),
+    "too_many_marks": (
+        "{count} separate marks, too many to read as a number (at most {most} are read)"
+    ),
+    "too_many_pieces": "{count} pieces; a number is read up to {most} digits",
+    "too_many_digits": "{count} digits; a number is read up to {most}",
+    "readout_number": "{number}",
+    "readout_unsure": "{number}? ({unsure})",
+    "readout_negative": "Not a number",
+    "hint_number": (
+        "**{number}**: {count} digits, each a {positive}; the least sure is the {least} at "
+        "{confidence}. Click a digit to look inside ({model})."
+    ),
+    "hint_unsure": "**{number}?** {Reason}: click it to see what the network sees ({model}).",
+    "hint_negative": "**{Reason}.** Each box is one piece the page read ({model}).",
+}
+
+
+def number_words(key: str, **values: Any) -> str:
+    """One of :data:`NUMBERS` for MNIST, filled (the page fills the same table)."""
+    named = {**dataset_words("mnist"), **{name: str(value) for name, value in values.items()}}
+    return fill(NUMBERS[key], named)
+
+
 def dataset_words(dataset: str) -> dict[str, str]:
     """The words a template may name for ``dataset``: each role's verdict, also capitalised."""
     named = dict(zip(ROLES, words(dataset), strict=True))
@@ -60,7 +95,12 @@ def dataset_words(dataset: str) -> dict[str, str]:
 
 def table(dataset: str) -> dict[str, Any]:
     """Everything the page needs to word its answers for ``dataset``, as plain JSON data."""
-    return {"hint": dict(HINTS), "readout": dict(READOUTS), "words": dataset_words(dataset)}
+    return {
+        "hint": dict(HINTS),
+        "readout": dict(READOUTS),
+        "number": dict(NUMBERS),
+        "words": dataset_words(dataset),
+    }
 
 
 def fill(template: str, values: Mapping[str, str]) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
+from mnist_demo.numbers.settings import SETTINGS as NUMBER_SETTINGS
 from mnist_demo.pictures import INPUT_SCALE
 from mnist_demo.recognition import wording
 from mnist_demo.recognition.page_model import PageExportError, page_model
@@ -109,6 +110,8 @@ def page_model_json(session: Session) -> str:
         "words": words(predictor.spec.name),
         "wording": wording.table(predictor.spec.name),
     }
+    if predictor.spec.name == "mnist":  # static/numbers.js reads whole numbers with these.
+        extras["numbers"] = NUMBER_SETTINGS.to_dict()
     try:
         payload = page_model(predictor.model, predictor.spec, predictor.class_names, extras)
     except PageExportError:
