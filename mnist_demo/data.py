@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mnist_demo.config import DATA_ENV, DatasetSpec, data_dir, dataset_spec
+from mnist_demo.config import DATA_ENV, IMAGE_SIZE, DatasetSpec, data_dir, dataset_spec
 
 RAW_FILES = (
     "train-images-idx3-ubyte",
@@ -47,6 +48,13 @@ class Split:
         if size is None or size >= len(self):
             return self
         return Split(self.images[:size], self.labels[:size], self.spec)
+
+    def joined(self, other: Split) -> Split:
+        """This split followed by ``other`` (the same dataset's classes and scale)."""
+        images = torch.cat([self.images, other.images.to(self.images.device)])
+        return Split(
+            images, torch.cat([self.labels, other.labels.to(self.labels.device)]), self.spec
+        )
 
 
 def normalize(pixels: torch.Tensor, spec: DatasetSpec) -> torch.Tensor:
@@ -110,6 +118,40 @@ def read_split(spec: DatasetSpec, train: bool, root: Path, download: bool) -> Sp
         ) from None
     pixels = dataset.data.unsqueeze(1).to(torch.float32).div_(255)
     return Split(normalize(pixels, spec).contiguous(), dataset.targets.to(torch.int64), spec)
+
+
+def load_image_folder(folder: str | os.PathLike[str], dataset: str = "mnist") -> Split:
+    """Drawings in torchvision's ImageFolder layout, ``<class index>/<any name>.png``, as a
+    normalised split: 28x28 greyscale, white ink on black as MNIST (a class pool export is
+    exactly this). A folder's name is the label itself ("0" ... "9"), not its rank among the
+    folders, so a pool missing a digit keeps its labels right. Other files are ignored."""
+    from PIL import Image, UnidentifiedImageError
+
+    spec, root = dataset_spec(dataset), Path(folder)
+    if not root.is_dir():
+        raise ValueError(f"{root}: no such folder of drawings")
+    names = {str(index): index for index in range(len(spec.class_names))}
+    images, labels = [], []
+    for sub in sorted(path for path in root.iterdir() if path.is_dir() and path.name in names):
+        for path in sorted((file for file in sub.iterdir() if file.is_file()), key=by_number):
+            try:
+                with Image.open(path) as image:
+                    pixels = np.asarray(image.convert("L"), dtype=np.float32) / 255
+            except (UnidentifiedImageError, OSError):
+                raise ValueError(f"{path}: not an image") from None
+            if pixels.shape != (IMAGE_SIZE, IMAGE_SIZE):
+                raise ValueError(f"{path}: a drawing must be {IMAGE_SIZE}x{IMAGE_SIZE} pixels")
+            images.append(pixels)
+            labels.append(names[sub.name])
+    if not images:
+        raise ValueError(f"{root}: no drawings found (expected folders 0-9 of 28x28 images)")
+    pixels = torch.from_numpy(np.stack(images)).unsqueeze(1)  # (N, 1, 28, 28)
+    return Split(normalize(pixels, spec).contiguous(), torch.tensor(labels), spec)
+
+
+def by_number(path: Path) -> tuple:
+    """Files named by number (a pool export's drawing ids) in numeric order, then the rest."""
+    return (0, int(path.stem), "") if path.stem.isdigit() else (1, 0, path.name)
 
 
 def batch_indices(

@@ -1,4 +1,4 @@
-"""The ``mnist-demo`` command line: train, evaluate, predict, explain, bench and calibrate.
+"""The ``mnist-demo`` command line: train, evaluate, predict, explain, bench, calibrate, class.
 
 One module per command, each with ``add_parser(commands)`` and ``run(args)``. Only the commands
 that need Gradio (``bench api``, ``bench browser``) import it, inside ``run``, so every other
@@ -11,13 +11,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mnist_demo.cli import bench, calibrate, evaluate, explain, predict, train
+from mnist_demo.cli import bench, calibrate, classroom, evaluate, explain, predict, train
 from mnist_demo.data import DatasetMissingError
 from mnist_demo.device import resolve_device
 from mnist_demo.recognition.checkpoint import CheckpointError
 from mnist_demo.training.loop import TrainingDiverged
 
-COMMANDS = (train, evaluate, predict, explain, bench, calibrate)
+COMMANDS = (train, evaluate, predict, explain, bench, calibrate, classroom)
 
 
 def build_parser() -> argparse.ArgumentParser:

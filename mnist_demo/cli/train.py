@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from mnist_demo.cli.common import add_data_options, add_device_option, command_line
 from mnist_demo.config import dataset_spec
-from mnist_demo.data import load_split
+from mnist_demo.data import load_image_folder, load_split
 from mnist_demo.recognition.checkpoint import load_checkpoint, save_checkpoint
 from mnist_demo.training.loop import EpochEvent, StepEvent, TrainConfig, TrainingRun
 from mnist_demo.training.options import DEFAULTS, OPTIONS, PRESETS, Option
@@ -30,6 +30,12 @@ def add_parser(commands) -> None:
         if option.flag:
             add_option_flag(parser, name, option)
     parser.add_argument("--init-weights", type=Path, help="start from these weights (fine-tune)")
+    parser.add_argument(
+        "--extra-data",
+        type=Path,
+        help="also train on these drawings: folders 0-9 of 28x28 white-on-black images "
+        "(an unzipped class pool export)",
+    )
     parser.add_argument("--out", type=Path, help="save the weights here (+ a .json sidecar)")
     parser.add_argument("--plot", type=Path, help="save the loss/accuracy curves as a PNG")
     parser.add_argument("--dry-run", action="store_true", help="a few batches only, to smoke-test")
@@ -79,7 +85,10 @@ def run(args: argparse.Namespace) -> int:
     # Fail on missing data before any progress bar appears.
     load_split(config.dataset, train=True, root=args.data_dir, download=not args.no_download)
     load_split(config.dataset, train=False, root=args.data_dir, download=not args.no_download)
-    run = TrainingRun(config, args.data_dir)
+    extra = load_image_folder(args.extra_data, config.dataset) if args.extra_data else None
+    if extra is not None:
+        print(f"adding {len(extra)} drawings from {args.extra_data} to the training set")
+    run = TrainingRun(config, args.data_dir, extra_data=extra)
     if getattr(args, "init_weights", None):
         # Fine-tuning: start from saved weights (the architecture comes from their sidecar).
         run.model = load_checkpoint(args.init_weights).model
@@ -108,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
         "train_loss": final.train_loss,
         "epochs": [asdict(event) for event in epochs],
         "seconds": final.elapsed_seconds,
+        "extra_images": len(extra) if extra is not None else 0,
     }
     if args.out:
         path = save_checkpoint(

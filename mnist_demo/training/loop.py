@@ -60,13 +60,15 @@ class TrainingRun:
     Iterate it for progress events. ``model`` is the network it trains: a new SmallCNN unless
     set before iterating (to start from saved weights); ``history`` holds the events so far.
     ``tests_per_epoch`` above 1 also evaluates the test set that many times minus one inside each
-    epoch (see :func:`train`).
+    epoch (see :func:`train`). ``extra_data`` (normalised images and labels, such as a class's
+    drawings: :func:`mnist_demo.data.load_image_folder`) joins the training set.
     """
 
     config: TrainConfig
     data_root: DataRoot = None
     model: SmallCNN | None = None
     tests_per_epoch: int = 1
+    extra_data: Split | None = None
     history: list[StepEvent | EpochEvent] = field(default_factory=list)
     # The loop checks it before every step; set it with stop() from any thread.
     stop_request: Event = field(default_factory=Event, repr=False)
@@ -88,7 +90,12 @@ class TrainingRun:
     def __iter__(self) -> Events:
         self.model = starting_model(self.config, self.model)
         events = train(
-            self.config, self.model, self.data_root, self.stop_request, self.tests_per_epoch
+            self.config,
+            self.model,
+            self.data_root,
+            self.stop_request,
+            self.tests_per_epoch,
+            self.extra_data,
         )
         for event in events:
             self.history.append(event)
@@ -117,9 +124,17 @@ class Batches:
     exposure: Exposure | None
 
     @classmethod
-    def for_config(cls, config: TrainConfig, data_root: DataRoot, device: torch.device):
+    def for_config(
+        cls,
+        config: TrainConfig,
+        data_root: DataRoot,
+        device: torch.device,
+        extra: Split | None = None,
+    ):
         spec = dataset_spec(config.dataset)
         train_split = load_split(spec.name, True, data_root).subset(config.subset)
+        if extra is not None:
+            train_split = train_split.joined(extra)
         test_split = load_split(spec.name, False, data_root).subset(config.test_subset)
         exposure = Exposure.for_config(config)
         return cls(
@@ -170,6 +185,7 @@ def train(
     data_root: DataRoot = None,
     stop: Event | None = None,
     tests_per_epoch: int = 1,
+    extra: Split | None = None,
 ) -> Events:
     """Train ``model`` in place on ``config.device`` and yield progress events. ``stop`` (set
     from any thread) ends the loop before its next step. Whether finished, stopped or closed,
@@ -178,7 +194,7 @@ def train(
     ``tests_per_epoch`` above 1 also scores the test set (a sample of it: INSIDE_TEST_IMAGES) at
     evenly spaced steps inside each epoch, and puts the score on that step's StepEvent. An
     evaluation draws no random numbers and puts the model back in training mode, so the
-    training's numbers stay the same.
+    training's numbers stay the same. ``extra`` joins the training set (after ``subset``).
 
     Dropout draws from torch's global generator: seed it first, as :func:`starting_model` does
     (and :class:`TrainingRun` with it); the same seed on the same device gives the same numbers.
@@ -190,7 +206,7 @@ def train(
     if device.type == "cuda":
         # cuDNN's fastest kernels may sum in any order; the same seed must give the same run.
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    batches = Batches.for_config(config, data_root, device)
+    batches = Batches.for_config(config, data_root, device, extra)
     model.to(device)
     if device.type == "cpu":
         # channels_last makes CPU max-pooling and convolutions much faster (pytorch#51393).
