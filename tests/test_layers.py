@@ -45,7 +45,7 @@ LAYERS = (
     "facade",  # mnist_demo/__init__.py and __main__.py: the public names and `python -m`.
 )
 # Benchmarks that launch the app and drive it through its HTTP API or a browser.
-APP_BENCHMARKS = {"mnist_demo.bench.api", "mnist_demo.bench.browser"}
+APP_BENCHMARKS = {"mnist_demo.bench.api", "mnist_demo.bench.browser", "mnist_demo.bench.classroom"}
 
 
 def module_name(path: Path) -> str:

@@ -1,7 +1,7 @@
 """``mnist-demo bench TARGET``: benchmarks measured side by side in one run.
 
-``api`` and ``browser`` start the real app, so they import Gradio (through mnist_demo.ui) in
-``run`` only: every other command starts without it.
+``api``, ``browser`` and ``class`` start the real app, so they import Gradio (through
+mnist_demo.ui) in ``run`` only: every other command starts without it.
 """
 
 from __future__ import annotations
@@ -62,7 +62,20 @@ def add_parser(commands) -> None:
     )
     add_data_options(numbers)
     numbers.set_defaults(run=run_numbers)
-    for target in (train, predict, api, browser, numbers):
+    classroom = targets.add_parser(
+        "class",
+        help="a class at work on a real server: students submitting, the board open, a run "
+        "training; on SQLite, then a throwaway PostgreSQL",
+    )
+    classroom.add_argument("--students", type=int, default=30, help="simulated students")
+    classroom.add_argument("--drawings", type=int, default=20, help="drawings each submits")
+    classroom.add_argument(
+        "--databases",
+        default="sqlite,postgresql",
+        help="which databases, comma-separated (PostgreSQL is skipped where not installed)",
+    )
+    classroom.set_defaults(run=run_class)
+    for target in (train, predict, api, browser, numbers, classroom):
         target.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -95,3 +108,10 @@ def run_browser(args: argparse.Namespace) -> int:
     from mnist_demo.bench.browser import bench_browser
 
     return print_report(bench_browser(args.repeats, args.chromium, args.digits), args.json)
+
+
+def run_class(args: argparse.Namespace) -> int:
+    from mnist_demo.bench.classroom import bench_class
+
+    databases = tuple(name.strip() for name in args.databases.split(",") if name.strip())
+    return print_report(bench_class(args.students, args.drawings, databases), args.json)
