@@ -604,3 +604,126 @@ def test_bad_values_cost_one_short_line_in_the_log_and_the_reply(separate, http)
     assert "Traceback" not in written and "failed" not in written
     assert len(written.encode()) < 2_000  # One short line each.
     assert len(written.strip().splitlines()) <= len(bad)
+
+
+# 13. A class's endpoints (issue 21): one line for every refusal, caps, and their own share.
+@pytest.fixture
+def class_dir(tmp_path, monkeypatch):
+    """A class database of this test's own, with small caps (read when the store is made)."""
+    monkeypatch.setenv("MNIST_DEMO_CLASS_DIR", str(tmp_path / "classes"))
+    monkeypatch.setenv("MNIST_DEMO_STUDENT_RATE", "3")
+    monkeypatch.setenv("MNIST_DEMO_MAX_CLASSES", "2")
+    return tmp_path
+
+
+def class_refusal(client, *args, api_name: str) -> str:
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as error:
+        client.predict(*args, api_name=api_name)
+    message = str(error.value)
+    assert "\n" not in message and len(message) < 200, message[:300]
+    return message
+
+
+def test_class_endpoints_refuse_in_one_line_and_keep_their_caps(
+    server, url, class_dir, mnist_test, capfd
+):
+    from gradio_client import Client, handle_file
+
+    from mnist_demo.classroom.store import ClassStore
+    from mnist_demo.serving.classes import REFUSED
+
+    seven = class_dir / "seven.png"
+    Image.fromarray(255 - sketch_layer(mnist_test, 0)[..., 3]).save(seven)
+    huge = class_dir / "huge.png"
+    Image.new("1", (13_000, 13_000)).save(huge)  # A small file, 169 megapixels decoded.
+    client = Client(url, verbose=False, download_files=False)
+    made = client.predict(api_name="/create_class")
+    code, key = made["code"], made["teacher_key"]
+    capfd.readouterr()
+    # The board without its key, with a wrong one, or for no class: the same line.
+    for args in ((code, ""), (code, key[:-1] + "x"), ("C" * 16, key), ("", "")):
+        assert class_refusal(client, *args, api_name="/class_board") == REFUSED
+    digit = handle_file(str(seven))
+    assert class_refusal(client, "D" * 16, digit, "7", "", api_name="/submit_drawing") == REFUSED
+    for label in ("seven", "77", "-1"):
+        message = class_refusal(client, code, digit, label, "", api_name="/submit_drawing")
+        assert "digit from 0 to 9" in message
+    message = class_refusal(
+        client, code, handle_file(str(huge)), "7", "", api_name="/submit_drawing"
+    )
+    assert "too large" in message
+    # A 5 MB nickname (under the body cap) is kept as its first 40 characters.
+    saved = client.predict(code, digit, "7", "n" * 5_000_000, api_name="/submit_drawing")
+    assert ClassStore.shared().drawing(code, saved["id"]).nickname == "n" * 40
+    # Caps: 3 drawings a minute per student, 2 classes on this host.
+    for _ in range(2):
+        client.predict(code, digit, "7", "", api_name="/submit_drawing")
+    message = class_refusal(client, code, digit, "7", "", api_name="/submit_drawing")
+    assert "this minute" in message
+    client.predict(api_name="/create_class")
+    assert "class" in class_refusal(client, api_name="/create_class").lower()
+    log = capfd.readouterr()
+    assert "Traceback" not in log.out + log.err and key not in log.out + log.err
+
+
+def submission_joins(url: str, server, code: str, image: Path, calls: int) -> list[int]:
+    """``calls`` submit_drawing joins of a real drawing, 4 per random session (the most one may
+    have), their streams never opened (as the Evaluate flood above)."""
+    index = fn_index(server, "submit_drawing")
+    codes = []
+    with httpx.Client(timeout=30) as client:
+        uploaded = client.post(
+            f"{url}/gradio_api/upload", files=[("files", (image.name, image.read_bytes()))]
+        ).json()[0]
+        drawing = {"path": uploaded, "meta": {"_type": "gradio.FileData"}}
+        for n in range(calls):
+            if n % 4 == 0:
+                session = secrets.token_hex(8)
+            join = {
+                "data": [code, drawing, "7", "", None],
+                "fn_index": index,
+                "session_hash": session,
+            }
+            codes.append(client.post(f"{url}/gradio_api/queue/join", json=join).status_code)
+    return codes
+
+
+@pytest.mark.slow
+def test_a_flood_of_class_submissions_leaves_the_pages_predictions_answered(
+    server, url, class_dir, mnist_test, tmp_path
+):
+    from gradio_client import Client
+
+    seven = tmp_path / "seven-layer.png"
+    Image.fromarray(sketch_layer(mnist_test, 0)).save(seven)
+    code = Client(url, verbose=False).predict(api_name="/create_class")["code"]
+    waiting, stop = [], threading.Event()
+
+    def watch_the_class_group() -> None:
+        queue = server._queue.event_queue_per_concurrency_id
+        while not stop.is_set():
+            waiting.append(len(queue["class"].queue) if "class" in queue else 0)
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch_the_class_group, daemon=True)
+    watcher.start()
+    flood = threading.Thread(
+        target=lambda: codes.extend(submission_joins(url, server, code, seven, 200))
+    )
+    codes: list[int] = []
+    flood.start()
+    answered = 0
+    while flood.is_alive() or answered < 5:
+        label, *_ = Client(url, verbose=False).predict(sketch_of(seven), api_name="/predict")
+        answered += label["label"] == "7"
+    flood.join()
+    stop.set()
+    watcher.join()
+    print(
+        f"class flood: {codes.count(200)} of {len(codes)} joins taken, {codes.count(503)} "
+        f"refused, at most {max(waiting)} waiting; {answered} predictions answered"
+    )
+    assert answered >= 5 and set(codes) <= {200, 503}
+    assert max(waiting) <= server._queue.max_size // 4

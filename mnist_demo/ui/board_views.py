@@ -84,10 +84,11 @@ def mistake_captions(rows: list[Row]) -> list[str]:
     ]
 
 
-def runs_frame(runs: list[dict]) -> pd.DataFrame | None:
+RUN_COLUMNS = ["rank", "student", "kind", "class held-out", "MNIST test", "settings", "link"]
+
+
+def runs_frame(runs: list[dict]) -> pd.DataFrame:
     """The class's runs, ranked, with the link that opens each in the Draw tab."""
-    if not runs:
-        return None
     rows = [
         [
             rank,
@@ -100,8 +101,7 @@ def runs_frame(runs: list[dict]) -> pd.DataFrame | None:
         ]
         for rank, run in enumerate(runs, 1)
     ]
-    columns = ["rank", "student", "kind", "class held-out", "MNIST test", "settings", "link"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
 def settings_words(settings: dict) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from mnist_demo.classroom.board import ranked
+from mnist_demo.classroom.board import figures_of, ranked
 from mnist_demo.classroom.export import pool_zip, run_files
 from mnist_demo.classroom.store import ClassError
 from mnist_demo.serving.classes import REFUSED, shared_board
@@ -54,7 +54,8 @@ def refresh(student: str | None, session: Session, force: bool = False) -> tuple
     except ClassError:
         session.classroom = None
         gone = "This class no longer exists."
-        return gone, None, "", "", None, gr.skip(), gr.Timer(active=False)
+        empty = views.confusion_frame(figures_of([]))
+        return gone, empty, "", "", views.runs_frame([]), gr.skip(), gr.Timer(active=False)
     who = None if student in (None, "", EVERYONE) else student
     stamp = (len(rows), tuple((run.id, run.pool_accuracy) for run in runs), who)
     if stamp == member.board_stamp and not force:
@@ -143,7 +144,8 @@ def delete_class(session: Session):
     board.forget(member.code)
     session.classroom = None
     gone = "The class, its drawings and its runs are deleted."
-    return gone, None, "", "", None, gr.Timer(active=False), gr.Row(visible=False)
+    empty = views.confusion_frame(figures_of([]))
+    return gone, empty, "", "", views.runs_frame([]), gr.Timer(active=False), gr.Row(visible=False)
 
 
 def build_board_tab(session: gr.State, group: str) -> BoardTab:
@@ -153,13 +155,20 @@ def build_board_tab(session: gr.State, group: str) -> BoardTab:
         student = gr.Dropdown([EVERYONE], value=EVERYONE, label="Show", elem_id="board-student")
         summary = gr.Markdown(elem_id="board-summary")
         gr.Markdown("**Confusion matrix** (the shipped model): click a number to see the drawings.")
-        confusion = gr.Dataframe(interactive=False, elem_id="board-confusion", wrap=False)
+        confusion = gr.Dataframe(
+            views.confusion_frame(figures_of([])),
+            interactive=False,
+            elem_id="board-confusion",
+            wrap=False,
+        )
         cell = gr.HTML(elem_id="board-cell")
         gr.Markdown("**The shipped model's most confident mistakes**")
         mistakes = gr.HTML(elem_id="board-mistakes")
         gr.Markdown("**The class's runs**, best first on the class's held-out drawings")
         curves = gr.HTML(elem_id="board-curves")
-        runs = gr.Dataframe(interactive=False, elem_id="board-runs", wrap=True)
+        runs = gr.Dataframe(
+            views.runs_frame([]), interactive=False, elem_id="board-runs", wrap=True
+        )
         with gr.Accordion("Export and delete", open=False):
             with gr.Row():
                 pool_button = gr.Button("Download the class's drawings (zip)")
