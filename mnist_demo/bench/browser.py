@@ -1,6 +1,7 @@
 """``mnist-demo bench browser``: a real Chromium draws all ten digits on the page's pad and on the
 old gr.Sketchpad (``?canvas=sketchpad``) of the same server, in one run, and times pointer-up to
-the final probabilities on screen, counts the requests each stroke makes, and weighs the page.
+the final probabilities on screen, counts the requests each stroke makes, and weighs the page;
+then a 4-digit number on the pad (mnist_demo.bench.browser_numbers).
 
 Needs Playwright (the test extra) and a Chromium: Debian's ``chromium`` or ``--chromium PATH``.
 """
@@ -196,6 +197,7 @@ def bench_browser(
         raise ValueError(
             f"no Chromium at {executable}: install Debian's chromium or pass --chromium"
         )
+    from mnist_demo.bench.browser_numbers import measure_number
     from mnist_demo.serving.session import Session
     from mnist_demo.ui import build_demo, launch_options
     from mnist_demo.ui.tabs.draw import page_model_json
@@ -211,6 +213,7 @@ def bench_browser(
                     path: measure_path(browser, demo.local_url, path, repeats, digits)
                     for path in ("pad", "sketchpad")
                 }
+                number = measure_number(browser, demo.local_url, max(repeats, 3))
             finally:
                 browser.close()
     finally:
@@ -220,5 +223,6 @@ def bench_browser(
         "pad_in_page": pad,
         "old_sketchpad": old,
         **speedup(pad, old),
+        "number_in_page": number,
         "model_payload_bytes": len(page_model_json(Session())),
     }

@@ -26,7 +26,17 @@ from PIL import Image, UnidentifiedImageError
 from mnist_demo.recognition.ink import check_size
 from mnist_demo.ui.page_files import STATIC_DIR, static_text
 
-RUNTIME_FILES = ("cnn.js", "preprocess.js")
+# The page's runtime, loaded in this order: the network and preprocessing, then whole numbers
+# (segmentation, cuts, the reader, how the pad shows a number, the "How it splits" panel).
+RUNTIME_FILES = (
+    "cnn.js",
+    "preprocess.js",
+    "numbers_segment.js",
+    "numbers_cuts.js",
+    "numbers.js",
+    "numbers_view.js",
+    "numbers_steps.js",
+)
 PAD_ID = "sketch"
 PAGE_MODEL_ID = "page-model"
 PNG_PREFIX = "data:image/png;base64,"
@@ -37,13 +47,21 @@ PAD_SIZE = 280
 PAD_HTML = f"""
 <div class="pad">
   <div class="readout" aria-live="polite"></div>
-  <canvas width="{PAD_SIZE}" height="{PAD_SIZE}" aria-label="Drawing pad: draw a digit"></canvas>
+  <div class="stage">
+    <canvas width="{PAD_SIZE}" height="{PAD_SIZE}"
+      aria-label="Drawing pad: draw a digit or a number"></canvas>
+    <div class="digit-boxes"></div>
+  </div>
   <div class="tools">
     <button type="button" class="undo">↶ Undo</button>
     <button type="button" class="clear">Clear</button>
     <label><input type="checkbox" class="eraser"> Eraser</label>
     <label>Brush <input type="range" class="brush-size" min="8" max="40" value="22"></label>
   </div>
+  <details class="splits">
+    <summary>How it splits</summary>
+    <div class="splits-body"></div>
+  </details>
 </div>
 """
 

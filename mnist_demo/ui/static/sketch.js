@@ -85,10 +85,30 @@ function predict() {
   if (!runtime) return false;
   const { payload, layers } = runtime;
   const started = performance.now();
-  const prepared = window.mnistPreprocess.preprocess(ink(), canvas.height, canvas.width,
-    payload.preprocess);
-  let probabilities = null;
-  if (!prepared.blank) {
+  const pixels = ink();
+  const reading = readNumber(pixels, payload, layers);
+  if (reading && !reading.lone) showNumber(reading, payload, started);
+  else showDigit(reading, pixels, payload, layers, started);
+  if (window.mnistNumberSteps) window.mnistNumberSteps.update(element, reading);
+  lastPrediction = performance.now();
+  predictions += 1;
+  trigger("predicted");
+  return true;
+}
+
+// A whole number (static/numbers.js), when the page has it and the payload its settings (MNIST).
+function readNumber(pixels, payload, layers) {
+  const view = window.mnistNumberView;
+  return view && payload.extras.numbers ? view.read(pixels, canvas, payload, layers) : null;
+}
+
+// One digit (or an empty pad): the display the pad always had, from the same preprocessing.
+function showDigit(reading, pixels, payload, layers, started) {
+  if (window.mnistNumberView) window.mnistNumberView.clear(element);
+  const prepared = reading && reading.prepared ? reading.prepared
+    : window.mnistPreprocess.preprocess(pixels, canvas.height, canvas.width, payload.preprocess);
+  let probabilities = reading && reading.prepared ? reading.digits[0].probabilities : null;
+  if (!prepared.blank && !probabilities) {
     const logits = window.mnistCnn.forward(layers, prepared.tensor, [1, 28, 28]);
     probabilities = window.mnistCnn.softmax(logits);
   }
@@ -108,11 +128,25 @@ function predict() {
     milliseconds: performance.now() - started,
   };
   readout.textContent = wording.say("readout", probabilities, names, payload.extras);
-  lastPrediction = performance.now();
-  predictions += 1;
-  trigger("predicted");
-  return true;
 }
+
+// Several digits: the number, its boxes over the pad, the strip (static/numbers_view.js).
+function showNumber(reading, payload, started) {
+  const shown = window.mnistNumberView.present(element, reading, payload, canvas);
+  latest = { ...shown, model: payload.id, milliseconds: performance.now() - started };
+  readout.textContent = shown.readout;
+}
+
+// A click on a digit's box or picture: the probabilities and the "Inside" panels follow it.
+document.addEventListener("click", (event) => {
+  const chosen = event.target.closest && event.target.closest("#sketch [data-digit], #model-input [data-digit]");
+  const view = window.mnistNumberView;
+  if (!chosen || !runtime || !view || !view.select(Number(chosen.dataset.digit))) return;
+  showNumber(view.current(), runtime.payload, performance.now());
+  trigger("predicted");
+  serverHasDrawing = panelsOpen();
+  if (serverHasDrawing) trigger("sync");
+});
 
 function panelsOpen() {
   return SERVER_PANELS.some((selector) => {
@@ -234,7 +268,9 @@ function takeModel() {
 }
 
 window.mnistSketch = {
-  inkDataUrl: () => (strokes.length ? canvas.toDataURL("image/png") : ""),
+  // The drawing for the server: the chosen digit's own ink when the pad reads a number.
+  inkDataUrl: () => (!strokes.length ? "" : (window.mnistNumberView && window.mnistNumberView.chosenInk())
+    || canvas.toDataURL("image/png")),
   outputs: () => [latest.label, latest.picture, latest.hint],
   latest: () => latest,
   takeLabel,
