@@ -5,11 +5,13 @@ the board, and a class's run opened as a visitor's model (?model=ID)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from mnist_demo.recognition.model import SmallCNN
 from mnist_demo.serving.classes import REFUSED
 from tests.helpers import digit_pixels, launched
 
@@ -186,3 +188,79 @@ def test_a_class_run_opens_only_for_a_member_of_its_class(tmp_path, monkeypatch)
     assert member.use_trained and member.trained is not None
     probe = torch.rand(1, 1, 28, 28)
     assert torch.equal(member.predictor().model(probe), shipped_predictor().model(probe))
+
+
+def teacher_and_class(tmp_path, monkeypatch, mnist_test, drawings: int = 3):
+    """A class in a store of the test's own, its teacher's session, and a member's drawings."""
+    from mnist_demo.classroom.store import ClassStore
+    from mnist_demo.serving.classes import join
+    from mnist_demo.serving.session import Session
+    from mnist_demo.ui.classroom import save_drawing
+
+    monkeypatch.setenv("MNIST_DEMO_CLASS_DIR", str(tmp_path / "classes"))
+    keys = ClassStore.shared().create_class("4C")
+    student = Session(classroom=join(keys.code, nickname="di"))
+    for index in range(drawings):
+        save_drawing(
+            student.classroom,
+            digit_pixels(mnist_test, index),
+            mnist_test.labels[index].item(),
+            student,
+        )
+    return keys, Session(classroom=join(keys.code, keys.teacher_key)), student
+
+
+def test_the_teachers_board_refreshes_exports_and_deletes_the_class(
+    tmp_path, monkeypatch, mnist_test
+):
+    import zipfile
+
+    import gradio as gr
+
+    from mnist_demo.classroom.store import ClassStore
+    from mnist_demo.ui.tabs import board as board_tab
+
+    keys, teacher, student = teacher_and_class(tmp_path, monkeypatch, mnist_test)
+    shown = board_tab.refresh(None, teacher)
+    assert "3 drawing(s)" in shown[0] and "di" in shown[0]
+    assert all(isinstance(part, type(gr.skip())) for part in board_tab.refresh(None, teacher))
+    with zipfile.ZipFile(board_tab.export_pool(teacher)) as pool:
+        assert "drawings.csv" in pool.namelist() and len(pool.namelist()) == 4
+    store = ClassStore.shared()
+    weights = {k: v.clone() for k, v in SmallCNN().state_dict().items()}
+    run = store.add_run(
+        keys.code,
+        nickname="di",
+        session="",
+        kind="retrain",
+        settings={"epochs": 1},
+        curves={},
+        test_accuracy=0.1,
+        state_dict=weights,
+    )
+    suffixes = {Path(path).suffix for path in board_tab.export_run(run.id, teacher)}
+    assert {".pth", ".safetensors", ".md"} <= suffixes
+    for handler in (board_tab.export_pool, board_tab.delete_class):
+        with pytest.raises(gr.Error):
+            handler(student)  # No key: no export, no delete.
+    board_tab.delete_class(teacher)
+    assert not store.has_class(keys.code) and teacher.classroom is None
+
+
+@pytest.mark.slow
+def test_a_members_class_drawings_feed_a_fine_tune_that_joins_the_board(
+    tmp_path, monkeypatch, mnist_test
+):
+    from mnist_demo.classroom.board import is_held_out
+    from mnist_demo.classroom.store import ClassStore
+    from mnist_demo.serving.trainer import Budget
+    from mnist_demo.ui.tabs.handwriting import add_class_drawings, examples_of, finetune_session
+
+    keys, _, student = teacher_and_class(tmp_path, monkeypatch, mnist_test, drawings=12)
+    held = sum(is_held_out(d.id) for d in ClassStore.shared().drawings(keys.code))
+    assert "Added" in add_class_drawings(student)
+    assert len(examples_of(student)) == 12 - held  # Never the held-out part.
+    outcome = finetune_session(student, Budget(threads=1))
+    assert "joined your class's board" in outcome.status, outcome.status
+    (run,) = ClassStore.shared().runs(keys.code)
+    assert run.kind == "finetune" and run.nickname == "di" and run.test_accuracy > 0.9
