@@ -18,6 +18,7 @@ from mnist_demo.ui.canvas import drawing_from_ink
 from mnist_demo.ui.classroom import base_url, create_class, save_drawing
 from mnist_demo.ui.guards.policy import CLASS_GROUP
 from mnist_demo.ui.notes import problem
+from mnist_demo.ui.page_files import static_text
 
 SHARED_NOTE = (
     "You are in the class **{title}**. When you press **Right** or **That's wrong** on the Draw "
@@ -27,12 +28,6 @@ SHARED_NOTE = (
 START_NOTE = (
     "Teaching a lesson? Start a class: your students open its join link, and every drawing they "
     "mark right or wrong, and every model they train, appears on your board."
-)
-# The pad's drawing as the first input (the page keeps it until it needs the server).
-WITH_INK = "(...v) => [window.mnistSketch ? window.mnistSketch.inkDataUrl() : null, ...v.slice(1)]"
-# The teacher's key travels after '#': read here, sent in the request body, never in a URL.
-WITH_KEY = (
-    "(...v) => [...v.slice(0, -1), new URLSearchParams(location.hash.slice(1)).get('key') || '']"
 )
 
 
@@ -207,7 +202,7 @@ def wire_class(
             lambda text, state, label=label: mark(label, text, state),
             [ink, session],
             [row.status, session],
-            js=WITH_INK,
+            js=static_text("class_ink.js"),
             **settings,
         )
     key = gr.Textbox(visible=False)
@@ -216,7 +211,7 @@ def wire_class(
         enter,
         [session, key],
         [*parts, row.notice, tabs, session],
-        js=WITH_KEY,
+        js=static_text("class_key.js"),
         show_progress="hidden",
         api_name=False,
         queue=False,
