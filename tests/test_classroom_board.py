@@ -210,3 +210,23 @@ def test_a_deleted_class_has_no_board(store, class_pool):
     board.forget(keys.code)
     with pytest.raises(ClassError):
         board.figures(keys.code)
+
+
+def test_a_refresh_reads_only_the_latest_drawings_from_the_store(store, mnist_test, class_pool):
+    code, _ = class_pool
+    board = Board(store)
+    board.rows(code)
+    reads = []
+    drawings = store.drawings
+
+    def reading(code, **options):
+        found = drawings(code, **options)
+        reads.append((options.get("limit"), len(found)))
+        return found
+
+    store.drawings = reading
+    for index in (300, 301):
+        submit(store, code, mnist_test, index, "bo")
+    rows = board.rows(code)
+    assert len(rows) == 62 and [row.id for row in rows] == sorted(row.id for row in rows)
+    assert reads == [(36, 36)]  # The latest 2 * 2 + 32 drawings, not all 62.

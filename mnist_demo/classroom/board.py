@@ -10,7 +10,6 @@ Pixels are never kept here; thumbnails are read from the store when a cell is op
 from __future__ import annotations
 
 import hashlib
-import inspect
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -145,13 +144,10 @@ class Pool:
     """One class's rows, grown as drawings arrive; ``lock`` lets one refresh fetch at a time."""
 
     rows: list[Row] = field(default_factory=list)
+    ids: set[int] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # A chosen model's key -> (the last id it scored, how many it got right, how many it scored).
-    scores: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-
-    @property
-    def last_id(self) -> int:
-        return self.rows[-1].id if self.rows else 0
+    # A chosen model's key -> (the ids it scored, how many of them it got right).
+    scores: dict[str, tuple[set[int], int]] = field(default_factory=dict)
 
 
 class Board:
@@ -173,12 +169,12 @@ class Board:
             self._pools.pop(code, None)
 
     def rows(self, code: str) -> list[Row]:
-        """Every drawing of the class as a row, the new ones fetched and scored now."""
+        """Every drawing of the class as a row, oldest first, the new ones fetched and scored."""
         pool = self._pool(code)
-        total = self.store.counts(code)["total"]
+        total = self.store.counts(code)["total"]  # NoSuchClass once the class is deleted.
         with pool.lock:
             if total != len(pool.rows):
-                new = self.new_drawings(code, pool.last_id)
+                new = self.new_drawings(code, pool.ids, total - len(pool.rows))
                 if new:
                     pixels = np.stack([drawing.pixels for drawing in new])
                     answers, confidences = score_pixels(self.shipped(), pixels)
@@ -186,13 +182,20 @@ class Board:
                         Row(d.id, d.label, d.nickname, d.session, int(a), float(c), d.predicted)
                         for d, a, c in zip(new, answers, confidences, strict=True)
                     ]
+                    pool.rows.sort(key=lambda row: row.id)
+                    pool.ids.update(drawing.id for drawing in new)
             return list(pool.rows)
 
-    def new_drawings(self, code: str, after_id: int) -> list:
-        """The class's drawings with an id above ``after_id``, oldest first."""
-        if "after_id" in inspect.signature(self.store.drawings).parameters:
-            return self.store.drawings(code, after_id=after_id)
-        return [drawing for drawing in self.store.drawings(code) if drawing.id > after_id]
+    def new_drawings(self, code: str, known: set[int], missing: int) -> list:
+        """The class's drawings not in ``known``: read from its latest ones, which hold them
+        (ids grow with time, though PostgreSQL may commit two of them out of order), else from
+        all of them. A refresh so reads only a few drawings' pixels, not the whole pool's."""
+        window = 2 * max(missing, 0) + 32
+        latest = self.store.drawings(code, limit=window)
+        new = [drawing for drawing in latest if drawing.id not in known]
+        if len(new) < missing and len(latest) == window:
+            new = [drawing for drawing in self.store.drawings(code) if drawing.id not in known]
+        return new
 
     def figures(self, code: str, student: str | None = None) -> Figures:
         return figures_of(self.rows(code), student)
@@ -206,16 +209,16 @@ class Board:
         pool = self._pool(code)
         size = len(self.rows(code))
         with pool.lock:
-            last_id, right, seen = pool.scores.get(key, (0, 0, 0))
-            if seen != size:
-                new = self.new_drawings(code, last_id)
+            scored, right = pool.scores.get(key, (set(), 0))
+            if len(scored) != size:
+                new = self.new_drawings(code, scored, size - len(scored))
                 if new:
                     answers, _ = score_pixels(predictor, np.stack([d.pixels for d in new]))
                     labels = np.array([drawing.label for drawing in new])
                     right += int((answers == labels).sum())
-                    last_id, seen = new[-1].id, seen + len(new)
-                pool.scores[key] = (last_id, right, seen)
-        return right / seen if seen else None
+                    scored = scored | {drawing.id for drawing in new}
+                pool.scores[key] = (scored, right)
+        return right / len(scored) if scored else None
 
     def held_out(self, code: str) -> list:
         """The pool's held-out drawings (store Drawings), oldest first."""
