@@ -238,6 +238,8 @@ def test_the_teachers_board_refreshes_exports_and_deletes_the_class(
         test_accuracy=0.1,
         state_dict=weights,
     )
+    chosen = board_tab.choose_run(run.id, None, teacher)[0]
+    assert f"di's retrain run {run.id}" in chosen  # An untrained net: about one in ten right.
     suffixes = {Path(path).suffix for path in board_tab.export_run(run.id, teacher)}
     assert {".pth", ".safetensors", ".md"} <= suffixes
     for handler in (board_tab.export_pool, board_tab.delete_class):

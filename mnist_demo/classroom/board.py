@@ -30,6 +30,8 @@ HELD_OUT_PERCENT = 20
 # How many mistakes the board lists, the most confident first.
 MISTAKES_SHOWN = 12
 SCORE_BATCH = 512
+# Runs chosen on boards whose weights stay loaded (about 0.8 MB each).
+KEPT_RUNS = 16
 
 
 def is_held_out(drawing_id: int) -> bool:
@@ -157,6 +159,7 @@ class Board:
         self.store = store
         self.shipped = shipped or (lambda: shipped_predictor(MNIST.name))
         self._pools: dict[str, Pool] = {}
+        self._predictors: dict[str, Predictor] = {}  # Chosen runs, oldest first.
         self._lock = threading.Lock()
 
     def _pool(self, code: str) -> Pool:
@@ -219,6 +222,20 @@ class Board:
                     scored = scored | {drawing.id for drawing in new}
                 pool.scores[key] = (scored, right)
         return right / len(scored) if scored else None
+
+    def run_accuracy(self, code: str, run_id: str) -> float | None:
+        """A run of this class scored on the whole pool (its weights read once per process)."""
+        predictor = self._predictors.get(run_id)
+        if predictor is None:
+            record = self.store.run(run_id)
+            if record is None or record.code != code:
+                return None
+            predictor = run_predictor(self.store, run_id)
+            with self._lock:
+                while len(self._predictors) >= KEPT_RUNS:
+                    self._predictors.pop(next(iter(self._predictors)))
+                self._predictors[run_id] = predictor
+        return self.model_accuracy(code, run_id, predictor)
 
     def held_out(self, code: str) -> list:
         """The pool's held-out drawings (store Drawings), oldest first."""

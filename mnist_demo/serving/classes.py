@@ -37,6 +37,7 @@ class Membership:
     base: str = ""  # The page's address, for the links the board shows.
     board_stamp: Any = field(default=None, repr=False)  # What the board showed last.
     opened_run: bool = False  # A class link opened one of the class's runs as the model.
+    chosen_run: str = ""  # The run the teacher's board scores beside the shipped model.
 
     @property
     def session(self) -> str:

@@ -25,21 +25,26 @@ def percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+def cell(text: str) -> str:
+    """A visitor's text (a nickname, a class's name) safe in a Markdown table: no HTML, no bar."""
+    return html.escape(text, quote=False).replace("|", "/").replace("*", "·")
+
+
 def summary_markdown(title: str, figures: Figures, accuracies: dict[str, float | None]) -> str:
     """Counts per digit and per student, and the accuracies, as two small tables."""
     digits = " | ".join(str(digit) for digit in range(DIGITS))
     counts = " | ".join(str(count) for count in figures.per_digit)
     students = "\n".join(
-        f"| {html.escape(name)} | {count} |" for name, count in figures.per_student.items()
+        f"| {cell(name)} | {count} |" for name, count in figures.per_student.items()
     )
-    who = f" · {html.escape(figures.student)}" if figures.student else ""
+    who = f" · {cell(figures.student)}" if figures.student else ""
     lines = [
-        f"### {html.escape(title) or 'Your class'}{who}: {figures.total} drawing(s), "
+        f"### {cell(title) or 'Your class'}{who}: {figures.total} drawing(s), "
         f"{figures.held_out} of them held out for scoring runs",
         f"| digit | {digits} |\n|---|{'---|' * DIGITS}\n| drawings | {counts} |",
         "",
         "| model | accuracy on these drawings |\n|---|---|",
-        *(f"| {html.escape(name)} | {percent(value)} |" for name, value in accuracies.items()),
+        *(f"| {cell(name)} | {percent(value)} |" for name, value in accuracies.items()),
         "",
         "| student | drawings |\n|---|---|",
         students or "| (nobody yet) | 0 |",

@@ -57,7 +57,8 @@ def refresh(student: str | None, session: Session, force: bool = False) -> tuple
         empty = views.confusion_frame(figures_of([]))
         return gone, empty, "", "", views.runs_frame([]), gr.skip(), gr.Timer(active=False)
     who = None if student in (None, "", EVERYONE) else student
-    stamp = (len(rows), tuple((run.id, run.pool_accuracy) for run in runs), who)
+    chosen = next((run for run in runs if run.id == member.chosen_run), None)
+    stamp = (len(rows), tuple((run.id, run.pool_accuracy) for run in runs), who, member.chosen_run)
     if stamp == member.board_stamp and not force:
         return (gr.skip(),) * 7
     member.board_stamp = stamp
@@ -69,6 +70,9 @@ def refresh(student: str | None, session: Session, force: bool = False) -> tuple
     if answered:
         right = sum(row.answered == row.label for row in answered)
         accuracies["the models the students used"] = right / len(answered)
+    if chosen is not None and who is None:
+        name = f"{chosen.nickname or '(no name)'}'s {chosen.kind} run {chosen.id}"
+        accuracies[name] = board.run_accuracy(member.code, chosen.id)
     mistakes = [board.store.drawing(member.code, row.id) for row in figures.mistakes]
     keep = [(d, row) for d, row in zip(mistakes, figures.mistakes, strict=True) if d is not None]
     students = [EVERYONE, *board.students(member.code)]
@@ -122,6 +126,12 @@ def export_run(run_id: str | None, session: Session) -> list[str]:
     return [str(path) for path in run_files(store, record.id, DOWNLOADS.new_folder(EXPORT_FOLDERS))]
 
 
+def choose_run(run_id: str | None, student: str | None, session: Session) -> tuple:
+    """The run picked below the board is scored on the class's drawings, in the table above."""
+    teacher_of(session).chosen_run = str(run_id or "")
+    return refresh(student, session, force=True)
+
+
 def run_choices(session: Session):
     member = session.classroom
     if member is None or not member.teacher:
@@ -169,12 +179,16 @@ def build_board_tab(session: gr.State, group: str) -> BoardTab:
         runs = gr.Dataframe(
             views.runs_frame([]), interactive=False, elem_id="board-runs", wrap=True
         )
+        with gr.Row(equal_height=True):
+            run_pick = gr.Dropdown(
+                [],
+                label="Score a run on all the class's drawings (shown above), or download it",
+                elem_id="board-run-pick",
+            )
+            run_button = gr.Button("Download this run (.pth, .safetensors, .md)")
+        files = gr.File(label="Files", file_count="multiple", interactive=False)
         with gr.Accordion("Export and delete", open=False):
-            with gr.Row():
-                pool_button = gr.Button("Download the class's drawings (zip)")
-                run_pick = gr.Dropdown([], label="Run", elem_id="board-run-pick")
-                run_button = gr.Button("Download this run (.pth, .safetensors, .md)")
-            files = gr.File(label="Files", file_count="multiple", interactive=False)
+            pool_button = gr.Button("Download the class's drawings (zip)")
             delete = gr.Button("Delete this class…", variant="stop", elem_id="board-delete")
             with gr.Row(visible=False) as confirm_row:
                 gr.Markdown("Delete the class, every drawing and every run in it? This cannot "
@@ -190,6 +204,7 @@ def build_board_tab(session: gr.State, group: str) -> BoardTab:
     confusion.select(open_cell, [student, session], cell, **settings)
     pool_button.click(export_pool, session, files, **settings)
     run_pick.focus(run_choices, session, run_pick, **settings)
+    run_pick.input(choose_run, [run_pick, student, session], outputs, **settings)
     run_button.click(export_run, [run_pick, session], files, **settings)
     delete.click(lambda: gr.Row(visible=True), None, confirm_row, queue=False, api_name=False)
     cancel.click(lambda: gr.Row(visible=False), None, confirm_row, queue=False, api_name=False)
