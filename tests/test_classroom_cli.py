@@ -143,3 +143,15 @@ def test_train_extra_data_trains_on_the_drawings_and_records_them(database, caps
     assert bad.returncode == 2 and "no such folder of drawings" in bad.stderr
     assert bad.stderr.count("\n") == 1
     assert np.isfinite(sidecar["metrics"]["test_accuracy"])
+
+
+@pytest.mark.slow
+def test_bench_class_reports_a_small_class_on_a_real_server_without_failures():
+    done = mnist_demo("bench", "class", "--students", "3", "--drawings", "2", "--databases",
+                      "sqlite", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["sqlite_failures"] == 0, report.get("sqlite_first_failures")
+    assert report["sqlite_saved"] == 6 and report["sqlite_board_refreshes"] >= 1
+    assert 0 < report["sqlite_submit_p50_ms"] <= report["sqlite_submit_p95_ms"]
+    assert report["sqlite_mb_per_1000_drawings"] > 0

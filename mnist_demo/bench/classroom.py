@@ -13,6 +13,7 @@ fsync on, where this machine has one.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -84,7 +85,7 @@ def served(environment: dict[str, str]) -> Iterator[str]:
         child.wait(timeout=30)
 
 
-def run_class(url: str, files: list[tuple[Path, int]], students: int) -> dict:
+def run_class(url: str, files: list[tuple[Path, int]], students: int, pause: float) -> dict:
     """The lesson's load against ``url``: the timings and failures, and the class it made."""
     from gradio_client import Client, handle_file
 
@@ -104,6 +105,7 @@ def run_class(url: str, files: list[tuple[Path, int]], students: int) -> dict:
             failures.append(f"connect: {error}")
             return
         for path, label in files[number * each : (number + 1) * each]:
+            time.sleep(pause)  # The student draws the next digit.
             started = time.perf_counter()
             try:
                 saved = client.predict(code, handle_file(str(path)), str(label),
@@ -180,14 +182,34 @@ def drawings_bytes(url: str) -> int:
         engine.dispose()
 
 
-def measure(name: str, url: str, environment: dict, files: list, students: int) -> dict:
+def store_submit_ms(url: str, count: int = 200) -> dict:
+    """The database's own part: ``count`` submissions straight to a ClassStore, one thread."""
+    store = ClassStore(url)
+    code = store.create_class("store only").code
+    buffer = io.BytesIO()
+    Image.new("L", (48, 48), 255).save(buffer, "PNG")
+    samples = []
+    for index in range(count):
+        started = time.perf_counter()
+        store.submit_drawing(code, pixels=np.full((28, 28), index / count, np.float32),
+                             thumbnail_png=buffer.getvalue(), label=index % 10, predicted=None,
+                             confidence=None, session=str(index))  # fmt: skip
+        samples.append(time.perf_counter() - started)
+    store.close()
+    return percentiles(samples)
+
+
+def measure(
+    name: str, url: str, environment: dict, files: list, students: int, pause: float
+) -> dict:
     empty = ClassStore(url)  # The tables made first, so only the class's growth is counted.
     empty.has_class("NoSuchClassCode0")
     empty.close()
     before = drawings_bytes(url)
     with served(environment) as app:
-        result = run_class(app, files, students)
+        result = run_class(app, files, students, pause)
     grown = drawings_bytes(url) - before
+    alone = store_submit_ms(url)
     report = {
         f"{name}_failures": len(result["failures"]),
         f"{name}_saved": result["saved"],
@@ -199,26 +221,34 @@ def measure(name: str, url: str, environment: dict, files: list, students: int) 
         f"{name}_seconds": result["seconds"],
         f"{name}_train_seconds": result["train_seconds"],
         f"{name}_mb_per_1000_drawings": round(grown / max(result["saved"], 1) * 1000 / 2**20, 2),
+        f"{name}_store_only_submit_p50_ms": alone["p50_ms"],
+        f"{name}_store_only_submit_p95_ms": alone["p95_ms"],
     }
     if result["failures"]:
         report[f"{name}_first_failures"] = sorted(set(result["failures"]))[:5]
     return report
 
 
-def bench_class(students: int = 30, drawings: int = 20, databases=("sqlite", "postgresql")) -> dict:
-    report: dict = {"students": students, "drawings_each": drawings}
+def bench_class(
+    students: int = 30,
+    drawings: int = 20,
+    databases: tuple[str, ...] = ("sqlite", "postgresql"),
+    pause: float = 0.0,
+) -> dict:
+    """The class's load on each database; ``pause``: seconds a student takes to draw."""
+    report: dict = {"students": students, "drawings_each": drawings, "pause_s": pause}
     with tempfile.TemporaryDirectory() as folder:
         files = drawing_files(Path(folder), students * drawings)
         if "sqlite" in databases:
             class_dir = Path(folder) / "classes"
             url = f"sqlite:///{class_dir / 'classes.db'}"
             env = {"MNIST_DEMO_CLASS_DIR": str(class_dir), "MNIST_DEMO_DATABASE_URL": ""}
-            report.update(measure("sqlite", url, env, files, students))
+            report.update(measure("sqlite", url, env, files, students, pause))
         if "postgresql" in databases:
             if not postgres.available():
                 report["postgresql"] = "skipped: no PostgreSQL server binaries here"
             else:
                 with postgres.throwaway_postgres(durable=True) as url:
                     env = {"MNIST_DEMO_DATABASE_URL": url}
-                    report.update(measure("postgresql", url, env, files, students))
+                    report.update(measure("postgresql", url, env, files, students, pause))
     return report

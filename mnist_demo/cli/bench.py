@@ -74,6 +74,12 @@ def add_parser(commands) -> None:
         default="sqlite,postgresql",
         help="which databases, comma-separated (PostgreSQL is skipped where not installed)",
     )
+    classroom.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="seconds each student takes to draw before each submission (default: none, a burst)",
+    )
     classroom.set_defaults(run=run_class)
     for target in (train, predict, api, browser, numbers, classroom):
         target.add_argument("--json", action="store_true", help="print one JSON object")
@@ -114,4 +120,5 @@ def run_class(args: argparse.Namespace) -> int:
     from mnist_demo.bench.classroom import bench_class
 
     databases = tuple(name.strip() for name in args.databases.split(",") if name.strip())
-    return print_report(bench_class(args.students, args.drawings, databases), args.json)
+    result = bench_class(args.students, args.drawings, databases, args.pause)
+    return print_report(result, args.json)
