@@ -115,6 +115,7 @@ def test_a_students_correction_is_on_the_teachers_board_within_two_seconds(
     )
     assert "Drawn 1, read 7" in teacher.locator("#board-cell").inner_text()
     teacher.screenshot(path=str(artifacts_dir / "class_board.png"), full_page=True)
+    student.screenshot(path=str(artifacts_dir / "class_student.png"))
     for page in (teacher, student):
         page.close()
 

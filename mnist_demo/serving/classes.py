@@ -36,7 +36,6 @@ class Membership:
     key: str = field(default="", repr=False)  # The teacher's key (kept to delete the class).
     base: str = ""  # The page's address, for the links the board shows.
     board_stamp: Any = field(default=None, repr=False)  # What the board showed last.
-    opened_run: bool = False  # A class link opened one of the class's runs as the model.
     chosen_run: str = ""  # The run the teacher's board scores beside the shipped model.
 
     @property

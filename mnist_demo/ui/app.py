@@ -23,12 +23,7 @@ from mnist_demo.ui.header import build_header, model_line
 from mnist_demo.ui.notes import problem
 from mnist_demo.ui.page_files import static_text
 from mnist_demo.ui.tabs.board import build_board_tab
-from mnist_demo.ui.tabs.class_tab import (
-    build_class_row,
-    build_class_tab,
-    when_run_opened,
-    wire_class,
-)
+from mnist_demo.ui.tabs.class_tab import build_class_row, build_class_tab, wire_class
 from mnist_demo.ui.tabs.draw import (
     Follower,
     build_draw_tab,
@@ -120,11 +115,9 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
         model_events = []  # Each changes the session's model (see below).
         add_class_api(session, CLASS_GROUP, BOARD_GROUP, CLASS_CONCURRENCY)
         # A class link may open a class's run as the model (?model=ID): the page follows.
-        entered = wire_class(demo, class_tab, class_row, board, tabs, session, draw.pad.ink)
-        entered.then(
-            when_run_opened(
-                lambda state: [*model_views(state), page_model_json(state)], len(model_outputs) + 1
-            ),
+        opened = wire_class(demo, class_tab, class_row, board, tabs, session, draw.pad.ink)
+        opened.change(
+            lambda state: [*model_views(state), page_model_json(state)],
             session,
             [*model_outputs, draw.pad.page_model],
             show_progress="hidden",

@@ -71,7 +71,9 @@ def build_class_row() -> ClassRow:
     with gr.Column(visible=False, elem_id="class-row") as row:
         gr.Markdown("**For your class** (shared with your teacher):")
         with gr.Row(equal_height=True):
-            right = gr.Button("Right", size="sm", variant="primary", elem_id="class-right")
+            right = gr.Button(
+                "Right", size="sm", variant="primary", scale=0, min_width=120, elem_id="class-right"
+            )
             gr.Markdown("That's wrong, it's a …", elem_id="class-wrong-words")
         with gr.Row(equal_height=True):
             digits = [
@@ -146,7 +148,7 @@ def enter(session: Session, key: str, request: gr.Request):
     params = request.query_params if request is not None else {}
     code, model = params.get("class"), params.get("model")
     key = key or params.get("key") or ""
-    notice = gr.Markdown(visible=False)
+    notice, opened = gr.Markdown(visible=False), gr.skip()
     if code:
         try:
             session.classroom = join(code, key)
@@ -155,10 +157,10 @@ def enter(session: Session, key: str, request: gr.Request):
             notice = gr.Markdown(problem(REFUSED), visible=True)
     if model and session.classroom is not None:
         notice = gr.Markdown(load_run(session, str(model)), visible=True)
-        session.classroom.opened_run = session.trained is not None
+        opened = str(model)[:64] if session.trained is not None else gr.skip()
     selected = "board" if session.classroom is not None and session.classroom.teacher else None
     tabs = gr.Tabs(selected=selected) if selected else gr.update()
-    return (*visible_parts(session), notice, tabs, session)
+    return (*visible_parts(session), notice, tabs, opened, session)
 
 
 def load_run(session: Session, run_id: str) -> str:
@@ -191,8 +193,8 @@ def set_nickname(nickname: str, session: Session) -> None:
 def wire_class(
     demo, tab: ClassTab, row: ClassRow, board, tabs, session: gr.State, ink, group=CLASS_GROUP
 ):
-    """The class's events; returns the page-load event (which may load a class's run as the
-    session's model, so the caller refreshes what says which model answers after it)."""
+    """The class's events; returns the hidden Textbox that a class's run opened by its link
+    (``?model=ID``) changes, for the caller to refresh what says which model answers."""
     parts = [tab.start, tab.member, tab.member_words, row.row, board.tab, board.timer]
     settings = dict(show_progress="hidden", concurrency_id=group, api_name=False)
     tab.create.click(start_class, [tab.title, session], [tab.links, *parts, session], **settings)
@@ -205,27 +207,16 @@ def wire_class(
             js=static_text("class_ink.js"),
             **settings,
         )
-    key = gr.Textbox(visible=False)
-    # Not queued: most pages open without a class link, and then this only reads the URL.
-    return demo.load(
+    key, opened = gr.Textbox(visible=False), gr.Textbox(visible=False)
+    # Not queued: most pages open without a class link, and then this only reads the URL. A run
+    # opened by its link changes ``opened``, whose change the caller follows with the page.
+    demo.load(
         enter,
         [session, key],
-        [*parts, row.notice, tabs, session],
+        [*parts, row.notice, tabs, opened, session],
         js=static_text("class_key.js"),
         show_progress="hidden",
         api_name=False,
         queue=False,
     )
-
-
-def when_run_opened(views, outputs: int):
-    """``views`` (session -> outputs) only after a class link opened a run as the model; the
-    page's other loads send nothing (the page's model alone is hundreds of kilobytes)."""
-
-    def follow(session: Session):
-        member = session.classroom
-        if member is None or not member.opened_run:
-            return [gr.skip()] * outputs
-        return views(session)
-
-    return follow
+    return opened
