@@ -626,6 +626,7 @@ def class_refusal(client, *args, api_name: str) -> str:
     return message
 
 
+@pytest.mark.slow
 def test_class_endpoints_refuse_in_one_line_and_keep_their_caps(
     server, url, class_dir, mnist_test, capfd
 ):
