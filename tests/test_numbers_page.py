@@ -137,7 +137,8 @@ STEPS_JS = """
   }
   const reading = mnistNumbers.read(ink, height, width, window.numberPayload, window.numberLayers);
   const box = (b) => [b.top, b.left, b.bottom, b.right];
-  return mnistNumberSteps.describe(reading).map((step) => ({
+  const words = window.numberPayload.extras.splits;
+  return mnistNumberSteps.describe(reading, words).map((step) => ({
     title: step.title, boxes: step.boxes.map(box),
     chosen: step.cuts.filter((cut) => cut.chosen).map((cut) => [cut.top, cut.left, cut.columns]),
   }));

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from mnist_demo.bench.browser import QUIET_MS, TIMER_STEP_JS, draw_and_time, quiet, surface
+from mnist_demo.bench.browser_drawing import QUIET_MS, TIMER_STEP_JS, draw_and_time, quiet, surface
 from mnist_demo.samples.templates import TEMPLATES
 
 NUMBER = "4213"

@@ -6,9 +6,7 @@
   "use strict";
   const COLOURS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777"];
   const SIDE = 160;  // Each picture's longer side, in pixels.
-  let shown = null;  // The reading the panel shows (or will, once opened).
-
-  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  let shown = null;  // {reading, words}: what the panel shows (or will, once opened).
 
   // The grid's ink, each box in colour, and any cuts: box coordinates on the grid.
   function picture(grid, boxes, cuts) {
@@ -53,30 +51,31 @@
       bottom: Math.ceil((box.bottom - grid.top) / f), right: Math.ceil((box.right - grid.left) / f) };
   }
 
-  // The steps as {title, text, boxes, cuts}: what the panel shows and the tests check.
-  function describe(reading) {
+  // The steps as {title, text, boxes, cuts}: what the panel shows and the tests check. The words
+  // are mnist_demo/teaching/splits.py's (extras.splits), filled by static/wording.js.
+  function describe(reading, words) {
+    const fill = root.mnistWording.fill;
+    const count = (n, noun) => `${n} ${words.nouns[noun][n === 1 ? 0 : 1]}`;
+    const step = (name, values, boxes, cuts = []) => ({
+      title: words.steps[name][0], text: fill(words.steps[name][1], values || {}), boxes, cuts,
+    });
     const steps = reading.steps, grid = steps.grid, boxes = (pieces) => pieces.map((p) => p.box);
     const joinedDots = steps.blobs.length - steps.dots.length - steps.specks.length;
     const list = [
-      { title: "1. Blobs of ink", boxes: boxes(steps.blobs), cuts: [],
-        text: `${plural(steps.blobs.length, "separate blob", "separate blobs")} of ink` +
-          (grid.factor > 1 ? `, on a grid ${grid.factor}× smaller than the drawing.` : ".") },
-      { title: "2. Dots", boxes: boxes(steps.dots), cuts: [],
-        text: `${plural(joinedDots, "dot joins", "dots join")} the nearest piece; ` +
-          `${plural(steps.specks.length, "speck is", "specks are")} left out.` },
-      { title: "3. One above the other", boxes: boxes(steps.overlaps), cuts: [],
-        text: `Pieces sharing most of their columns are one digit: ${steps.dots.length} → ` +
-          `${steps.overlaps.length}.` },
-      { title: "4. Fragments", boxes: boxes(steps.fragments), cuts: [],
-        text: `Pieces much shorter than the others join their nearest: ${steps.overlaps.length} → ` +
-          `${steps.fragments.length}, then left to right.` },
+      step("blobs", { blobs: count(steps.blobs.length, "blob"),
+        grid: grid.factor > 1 ? fill(words.steps.grid[1], { factor: grid.factor }) : "" },
+      boxes(steps.blobs)),
+      step("dots", { joined: count(joinedDots, "dot"), specks: count(steps.specks.length, "speck") },
+        boxes(steps.dots)),
+      step("overlaps", { before: steps.dots.length, after: steps.overlaps.length }, boxes(steps.overlaps)),
+      step("fragments", { before: steps.overlaps.length, after: steps.fragments.length },
+        boxes(steps.fragments)),
     ];
-    if (!steps.merged) return list;  // Refused before the model was asked.
-    const merges = steps.merges.map((m) => (m.joined ? "read surer as one digit: joined"
-      : "read surer as two: kept apart"));
-    list.push({ title: "5. Close neighbours", boxes: boxes(steps.merged), cuts: [],
-      text: merges.length ? `${plural(merges.length, "pair", "pairs")} almost touching: ${merges.join("; ")}.`
-        : "No two pieces are close enough to be one digit." });
+    if (!steps.merged) return list;  // Refused before the network was asked.
+    const outcomes = steps.merges.map((m) => words.steps[m.joined ? "joined" : "apart"][1]);
+    list.push(outcomes.length
+      ? step("close", { pairs: count(outcomes.length, "pair"), outcomes: outcomes.join("; ") }, boxes(steps.merged))
+      : step("close_none", {}, boxes(steps.merged)));
     const cuts = [];
     steps.splits.forEach((split) => {
       const chosen = new Set(split.parts.flatMap((part) => part.filter(Boolean).map((cut) => cut.key)));
@@ -85,38 +84,38 @@
           chosen: chosen.has(cut.key) });
       }
     });
-    const wide = steps.splits.filter((split) => !split.kept);
-    list.push({ title: "6. Cuts", boxes: boxes(steps.merged), cuts,
-      text: steps.splits.length === 0 ? "No piece is wide enough to hold two digits."
-        : `${plural(steps.splits.length, "wide piece", "wide pieces")}: ` +
-          `${steps.splits.length - wide.length} read whole with confidence, ` +
-          `${wide.length} cut where the network is surest (${cuts.length} cuts tried, ` +
-          `${steps.reads} readings in all).` });
+    const cutPieces = steps.splits.filter((split) => !split.kept).length;
+    list.push(steps.splits.length
+      ? step("cuts", { wide: count(steps.splits.length, "wide"), whole: steps.splits.length - cutPieces,
+        cut: cutPieces, tried: count(cuts.length, "cut"), reads: steps.reads }, boxes(steps.merged), cuts)
+      : step("cuts_none", {}, boxes(steps.merged)));
     const digits = reading.digits.map((digit) => onGrid(grid, digit.box));
-    list.push({ title: "7. Digits", boxes: digits, cuts: [],
-      text: reading.lone ? "One digit: read as a lone digit, the whole drawing."
-        : `${plural(reading.digits.length, "digit", "digits")}, left to right: ${reading.number || "none"}.` });
+    list.push(reading.lone ? step("lone", {}, digits)
+      : step("digits", { digits: count(reading.digits.length, "digit"), number: reading.number }, digits));
     return list;
   }
 
   function render(body) {
-    if (!shown || !shown.steps) {
-      body.textContent = "Draw a number (or a digit) to see how the page splits it into digits.";
+    if (!shown || !shown.reading || !shown.reading.steps) {
+      body.textContent = shown && shown.words ? shown.words.empty : "";
       return;
     }
-    body.replaceChildren(...describe(shown).map((step) => {
+    body.replaceChildren(...describe(shown.reading, shown.words).map((step) => {
       const figure = document.createElement("figure");
       figure.className = "step";
       const caption = document.createElement("figcaption");
-      caption.innerHTML = `<b>${step.title}</b> ${step.text}`;
-      figure.append(picture(shown.steps.grid, step.boxes, step.cuts), caption);
+      const title = document.createElement("b");
+      title.textContent = step.title;
+      caption.append(title, " " + step.text);
+      figure.append(picture(shown.reading.steps.grid, step.boxes, step.cuts), caption);
       return figure;
     }));
   }
 
-  // Called by the pad after each reading.
-  function update(element, reading) {
-    shown = reading;
+  // Called by the pad after each reading (null when the page reads no numbers), with the
+  // payload's extras (their splits words).
+  function update(element, reading, extras) {
+    shown = extras && extras.splits ? { reading, words: extras.splits } : null;
     const panel = element.querySelector("details.splits");
     if (!panel) return;
     if (!panel.dataset.wired) {

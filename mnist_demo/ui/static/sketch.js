@@ -89,7 +89,7 @@ function predict() {
   const reading = readNumber(pixels, payload, layers);
   if (reading && !reading.lone) showNumber(reading, payload, started);
   else showDigit(reading, pixels, payload, layers, started);
-  if (window.mnistNumberSteps) window.mnistNumberSteps.update(element, reading);
+  if (window.mnistNumberSteps) window.mnistNumberSteps.update(element, reading, payload.extras);
   lastPrediction = performance.now();
   predictions += 1;
   trigger("predicted");

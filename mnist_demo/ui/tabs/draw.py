@@ -22,6 +22,7 @@ from mnist_demo.recognition.page_model import PageExportError, page_model
 from mnist_demo.recognition.verdict import words
 from mnist_demo.recognition.wording import spread as spread  # Its old home: kept importable.
 from mnist_demo.serving.session import Session
+from mnist_demo.teaching import splits
 from mnist_demo.ui.canvas import Pad, build_pad, drawing_from_ink
 from mnist_demo.ui.guards.policy import PAGE_GROUP
 from mnist_demo.ui.inline import image_html
@@ -112,6 +113,7 @@ def page_model_json(session: Session) -> str:
     }
     if predictor.spec.name == "mnist":  # static/numbers.js reads whole numbers with these.
         extras["numbers"] = NUMBER_SETTINGS.to_dict()
+        extras["splits"] = splits.table()  # The "How it splits" panel's words.
     try:
         payload = page_model(predictor.model, predictor.spec, predictor.class_names, extras)
     except PageExportError:
