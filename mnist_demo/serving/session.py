@@ -71,9 +71,14 @@ class Session:
 
     @property
     def holds_work(self) -> bool:
-        """Whether losing this session would lose the visitor something (a model, their set)."""
+        """Whether losing this session would lose the visitor something (a model, their set, a
+        teacher's board)."""
+        teaching = self.classroom is not None and self.classroom.teacher  # An open class board.
         return (
-            self.trained is not None or self.active_run is not None or any(self.personal.values())
+            self.trained is not None
+            or self.active_run is not None
+            or any(self.personal.values())
+            or teaching
         )
 
     def keep_drawing(self, drawing: Any) -> None:

@@ -42,10 +42,11 @@ def teacher_of(session: Session):
 
 
 def refresh(student: str | None, session: Session, force: bool = False) -> tuple:
-    """The whole board, or gr.skip() for each part when nothing changed since the last one."""
+    """The whole board, or gr.skip() for each part when nothing changed since the last one; and
+    the session, whose idle clock each tick restarts (a teacher watching is not idle)."""
     member = session.classroom
     if member is None or not member.teacher:
-        return (gr.skip(),) * 7
+        return (*(gr.skip(),) * 7, session)
     board = shared_board()
     try:
         rows = board.rows(member.code)
@@ -55,12 +56,12 @@ def refresh(student: str | None, session: Session, force: bool = False) -> tuple
         session.classroom = None
         gone = "This class no longer exists."
         empty = views.confusion_frame(figures_of([]))
-        return gone, empty, "", "", views.runs_frame([]), gr.skip(), gr.Timer(active=False)
+        return gone, empty, "", "", views.runs_frame([]), gr.skip(), gr.Timer(active=False), session
     who = None if student in (None, "", EVERYONE) else student
     chosen = next((run for run in runs if run.id == member.chosen_run), None)
     stamp = (len(rows), tuple((run.id, run.pool_accuracy) for run in runs), who, member.chosen_run)
     if stamp == member.board_stamp and not force:
-        return (gr.skip(),) * 7
+        return (*(gr.skip(),) * 7, session)
     member.board_stamp = stamp
     figures = board.figures(member.code, who)
     accuracies = {"the shipped model": figures.accuracy}
@@ -88,6 +89,7 @@ def refresh(student: str | None, session: Session, force: bool = False) -> tuple
         views.runs_frame([run_row(run, member.code, member.base) for run in runs]),
         gr.Dropdown(choices=students, value=who or EVERYONE),
         gr.skip(),
+        session,
     )
 
 
@@ -195,7 +197,7 @@ def build_board_tab(session: gr.State, group: str) -> BoardTab:
                             "be undone.")  # fmt: skip
                 really = gr.Button("Yes, delete it all", variant="stop", elem_id="board-really")
                 cancel = gr.Button("Cancel")
-    outputs = [summary, confusion, mistakes, curves, runs, student, timer]
+    outputs = [summary, confusion, mistakes, curves, runs, student, timer, session]
     settings = dict(show_progress="hidden", concurrency_id=group, api_name=False)
     timer.tick(refresh, [student, session], outputs, **settings)
     student.input(
