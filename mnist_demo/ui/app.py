@@ -42,8 +42,11 @@ from mnist_demo.ui.verdict_api import add_classify_api, add_read_number_api
 # waiting in the trainer's line is running for Gradio: the line and the page's own group get
 # their places on top of those 40, so a full line never stops a prediction (docs/gradio.md).
 GRADIO_WORKERS = 40
-# A class's calls at once (each a few milliseconds of database work and one small prediction).
-CLASS_CONCURRENCY = 4
+# A class's submissions at once: each is a few milliseconds of database work and one small
+# prediction, and thirty students press at the same moment; with 4 at once and the group's 16
+# waiting places, a burst of thirty had a third of its drawings refused (mnist-demo bench class).
+CLASS_CONCURRENCY = 16
+BOARD_CONCURRENCY = 4  # Teachers' boards refreshing at once.
 
 
 def close_session(session: Session) -> None:
@@ -246,7 +249,7 @@ def build_demo(budget: Budget | None = None) -> gr.Blocks:
             PAGE_GROUP: predict_concurrency,
             "train": line.capacity + 1,
             CLASS_GROUP: CLASS_CONCURRENCY,
-            BOARD_GROUP: CLASS_CONCURRENCY,
+            BOARD_GROUP: BOARD_CONCURRENCY,
         },
     )
     # The request guard shares these waiting places out by group (guards/http.py's shares).
