@@ -92,6 +92,14 @@ def test_a_new_class_has_its_title_and_opens_with_its_teacher_key(store):
     assert not store.check_teacher(first.code, second.teacher_key)
 
 
+def test_codes_keys_and_run_ids_never_start_with_a_dash():
+    # A command line would take "-abc" for a flag: mnist-demo class export -abc... --key -xyz...
+    drawn = [make() for make in (keys.new_code, keys.new_teacher_key, keys.new_run_id)
+             for _ in range(300)]  # fmt: skip
+    assert not any(token.startswith("-") for token in drawn)
+    assert all(keys.well_formed(token) for token in drawn) and len(set(drawn)) == len(drawn)
+
+
 def test_the_teacher_key_is_stored_only_as_its_hash(store):
     created = store.create_class("x")
     with store.engine.connect() as connection:

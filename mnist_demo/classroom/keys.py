@@ -22,16 +22,24 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 UNKNOWN_HASH = hashlib.sha256(b"no such class").hexdigest()
 
 
+def token(nbytes: int) -> str:
+    """``secrets.token_urlsafe(nbytes)`` that does not start with "-": a command line would read
+    ``mnist-demo class export -x...`` or ``--key -x...`` as a flag (1 token in 64 would)."""
+    while (drawn := secrets.token_urlsafe(nbytes)).startswith("-"):
+        pass
+    return drawn
+
+
 def new_code() -> str:
-    return secrets.token_urlsafe(CODE_BYTES)
+    return token(CODE_BYTES)
 
 
 def new_teacher_key() -> str:
-    return secrets.token_urlsafe(KEY_BYTES)
+    return token(KEY_BYTES)
 
 
 def new_run_id() -> str:
-    return secrets.token_urlsafe(RUN_BYTES)
+    return token(RUN_BYTES)
 
 
 def well_formed(token: object) -> bool:
