@@ -5,6 +5,8 @@
 - drawing-style canvases of MNIST *test* digits (:mod:`mnist_demo.samples.drawings`): the share that
   keeps "digit" *and* the right class;
 - coarse scans of MNIST test digits (:mod:`mnist_demo.samples.coarse`): the share read right;
+- other writers, the UCI optical digits' reported half (:mod:`mnist_demo.samples.optdigits`):
+  the share read right;
 - the MNIST test accuracy.
 Every image goes through the app's own path (:meth:`Predictor.predict_full`).
 """
@@ -22,6 +24,7 @@ from mnist_demo.recognition.inference import Predictor
 from mnist_demo.recognition.verdict import words
 from mnist_demo.samples.coarse import iter_coarse_scans
 from mnist_demo.samples.drawings import iter_drawings
+from mnist_demo.samples.optdigits import iter_other_writers
 from mnist_demo.samples.outliers import KINDS, fonts_for, non_digit
 from mnist_demo.training.evaluate import evaluate
 
@@ -82,6 +85,22 @@ def coarse_scans_read(predictor: Predictor, count: int = 1000) -> dict:
     }
 
 
+def other_writers_read(predictor: Predictor, half: str = "report") -> dict:
+    """Share of one half of the UCI optical digits read right, blocky and smooth."""
+    tally = {False: [0, 0], True: [0, 0]}
+    for digit in iter_other_writers(half):
+        tally[digit.smooth][0] += predictor.predict_full(digit.image).top == str(digit.label)
+        tally[digit.smooth][1] += 1
+    count = sum(total for _, total in tally.values())
+    return {
+        "right": sum(right for right, _ in tally.values()) / count,
+        "count": count,
+        "half": half,
+        "blocky": tally[False][0] / tally[False][1],
+        "smooth": tally[True][0] / tally[True][1],
+    }
+
+
 def held_out_report(predictor: Predictor) -> dict:
     """All of the above for an MNIST model (the README's figures); for a Fashion-MNIST model see
     :func:`clothing_report`."""
@@ -93,7 +112,16 @@ def held_out_report(predictor: Predictor) -> dict:
         "non_digits": non_digit_rejection(predictor),
         "drawn_digits": drawn_digits_kept(predictor),
         "coarse_scans": coarse_scans_read(predictor),
+        "other_writers": other_writers_or_why(predictor),
     }
+
+
+def other_writers_or_why(predictor: Predictor) -> dict:
+    """:func:`other_writers_read`, or why not (scikit-learn, a test extra, is not installed)."""
+    try:
+        return other_writers_read(predictor)
+    except ImportError as error:
+        return {"skipped": str(error)}
 
 
 def clothing_report(predictor: Predictor) -> dict:
