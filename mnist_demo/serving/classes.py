@@ -11,6 +11,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from mnist_demo.classroom.board import Board
 from mnist_demo.classroom.store import ClassError, ClassStore
@@ -119,7 +120,15 @@ def record_run(
         logger.error("a run could not join its class: %s", str(error).splitlines()[0][:200])
         return " It could not join your class's board (the class store failed)."
     pool = "" if score is None else f", {score:.0%} on the class's held-out drawings"
-    return f" It joined your class's board (run {record.id}{pool})."
+    link = f"; anyone in the class draws with it at {run_link(membership, record.id)}"
+    return (
+        f" It joined your class's board (run {record.id}{pool}{link if membership.base else ''})."
+    )
+
+
+def run_link(membership: Membership, run_id: str) -> str:
+    """The link that opens a class's run in the Draw tab, for the class's members only."""
+    return f"{membership.base}?class={quote(membership.code)}&model={quote(run_id)}"
 
 
 def class_examples(membership: Membership | None) -> list[PersonalExample] | None:
