@@ -267,3 +267,7 @@ def test_a_members_class_drawings_feed_a_fine_tune_that_joins_the_board(
     assert "joined your class's board" in outcome.status, outcome.status
     (run,) = ClassStore.shared().runs(keys.code)
     assert run.kind == "finetune" and run.nickname == "di" and run.test_accuracy > 0.9
+    from mnist_demo.classroom.export import run_files
+
+    written = run_files(ClassStore.shared(), run.id, tmp_path / "run")
+    assert {".pth", ".safetensors", ".md"} <= {path.suffix for path in written}

@@ -102,13 +102,17 @@ def record_run(
     if dataset != MNIST.name:
         return " Only digit models join your class's board: this one stays yours."
     board = shared_board()
+    # What rebuilds the network from its weights (a fine-tune's own settings do not say it).
+    shape = {"dataset": dataset, "batch_norm": bool(getattr(model.config, "batch_norm", False))}
     try:
         record = board.store.add_run(
             membership.code,
             nickname=membership.nickname,
             session=membership.session,
             kind=kind,
-            settings=json.loads(json.dumps({**train_config, "metrics": metrics}, default=str)),
+            settings=json.loads(
+                json.dumps({**shape, **train_config, "metrics": metrics}, default=str)
+            ),
             curves=curves,
             test_accuracy=metrics.get("test_accuracy"),
             state_dict={name: value.detach().cpu() for name, value in model.state_dict().items()},
