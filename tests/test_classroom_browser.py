@@ -129,11 +129,11 @@ def test_a_wrong_key_shows_one_line_and_no_board(browser, app_url):
     page.close()
 
 
-def test_a_class_run_opens_in_the_draw_tab_by_its_link(browser, app_url):
+def test_a_class_run_opens_in_the_draw_tab_by_its_link(browser, app_url, artifacts_dir):
     from mnist_demo.classroom.store import ClassStore
     from mnist_demo.recognition.inference import shipped_predictor
 
-    join, _ = start_class(browser, app_url)
+    join, board_link = start_class(browser, app_url)
     code = join.rpartition("=")[2]
     weights = {k: v.clone() for k, v in shipped_predictor().model.state_dict().items()}
     run = ClassStore.shared().add_run(
@@ -142,10 +142,22 @@ def test_a_class_run_opens_in_the_draw_tab_by_its_link(browser, app_url):
         session="",
         kind="retrain",
         settings={"epochs": 1},
-        curves={},
+        curves={
+            "accuracy": [
+                {"epoch": e / 4, "value": 0.1 + 0.22 * e, "series": "test"} for e in range(5)
+            ]
+        },  # fmt: skip
         test_accuracy=0.99,
         state_dict=weights,
     )
+    teacher = open_page(browser, board_link)  # The run is on the board, ranked, with its link.
+    teacher.wait_for_function(
+        "() => document.querySelector('#board-runs')?.innerText.includes('cy')", timeout=15_000
+    )
+    assert f"model={run.id}" in teacher.locator("#board-runs").inner_text()
+    teacher.locator("#board-curves img").wait_for(timeout=10_000)
+    teacher.screenshot(path=str(artifacts_dir / "class_runs.png"), full_page=True)
+    teacher.close()
     page = open_page(browser, f"{join}&model={run.id}")
     page.locator("#class-notice").wait_for(state="visible", timeout=10_000)
     assert "Drawing with cy's retrain model" in page.locator("#class-notice").inner_text()

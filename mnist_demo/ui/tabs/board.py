@@ -188,7 +188,7 @@ def build_board_tab(session: gr.State, group: str) -> BoardTab:
                 elem_id="board-run-pick",
             )
             run_button = gr.Button("Download this run (.pth, .safetensors, .md)")
-        files = gr.File(label="Files", file_count="multiple", interactive=False)
+        files = gr.File(label="Files", file_count="multiple", interactive=False, height=120)
         with gr.Accordion("Export and delete", open=False):
             pool_button = gr.Button("Download the class's drawings (zip)")
             delete = gr.Button("Delete this class…", variant="stop", elem_id="board-delete")
