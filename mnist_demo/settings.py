@@ -44,6 +44,12 @@ class Setting:
         return f"{self.default:g}" if self.kind is not str else str(self.default)
 
 
+def child_environment(values: dict[Setting, str]) -> dict[str, str]:
+    """The environment for a child process (the app a benchmark starts): this process's, with
+    ``values`` set ("" unsets a setting: an empty variable means its default)."""
+    return {**os.environ, **{setting.name: value for setting, value in values.items()}}
+
+
 # Where things are.
 DATA = Setting(
     "MNIST_DEMO_DATA", str, "data", "where the datasets are (--data-dir wins)", "`./data`"

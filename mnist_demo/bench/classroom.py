@@ -14,7 +14,6 @@ fsync on, where this machine has one.
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from mnist_demo.bench.api import free_port, percentiles
 from mnist_demo.classroom.store import ClassStore
 from mnist_demo.data import denormalize, load_split
 from mnist_demo.samples.drawings import make_drawing
+from mnist_demo.settings import CLASS_DIR, DATABASE_URL, Setting, child_environment
 
 # The app as app.py launches it, on the port given, saying when it listens.
 SERVE = """
@@ -65,10 +65,10 @@ def drawing_files(folder: Path, count: int, seed: int = 0) -> list[tuple[Path, i
 
 
 @contextmanager
-def served(environment: dict[str, str]) -> Iterator[str]:
-    """The app in a child process with ``environment`` added; its URL. Killed at the end."""
+def served(environment: dict[Setting, str]) -> Iterator[str]:
+    """The app in a child process with these settings; its URL. Killed at the end."""
     port = free_port()
-    env = {**os.environ, **environment}
+    env = child_environment(environment)
     child = subprocess.Popen(
         [sys.executable, "-c", SERVE, str(port)],
         env=env,
@@ -242,13 +242,13 @@ def bench_class(
         if "sqlite" in databases:
             class_dir = Path(folder) / "classes"
             url = f"sqlite:///{class_dir / 'classes.db'}"
-            env = {"MNIST_DEMO_CLASS_DIR": str(class_dir), "MNIST_DEMO_DATABASE_URL": ""}
+            env = {CLASS_DIR: str(class_dir), DATABASE_URL: ""}
             report.update(measure("sqlite", url, env, files, students, pause))
         if "postgresql" in databases:
             if not postgres.available():
                 report["postgresql"] = "skipped: no PostgreSQL server binaries here"
             else:
                 with postgres.throwaway_postgres(durable=True) as url:
-                    env = {"MNIST_DEMO_DATABASE_URL": url}
+                    env = {DATABASE_URL: url}
                     report.update(measure("postgresql", url, env, files, students, pause))
     return report
