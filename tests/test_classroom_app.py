@@ -130,7 +130,7 @@ def test_refusals_are_one_line_and_say_nothing_of_which_part_was_wrong(url, mnis
 def test_a_class_members_run_joins_the_board_scored_on_the_held_out_part(url, mnist_test, tmp_path):
     from gradio_client import handle_file
 
-    from mnist_demo.classroom.board import is_held_out
+    from mnist_demo.classroom.scores import is_held_out
     from mnist_demo.classroom.store import ClassStore
 
     teacher = client(url)
@@ -254,7 +254,7 @@ def test_the_teachers_board_refreshes_exports_and_deletes_the_class(
 def test_a_members_class_drawings_feed_a_fine_tune_that_joins_the_board(
     tmp_path, monkeypatch, mnist_test
 ):
-    from mnist_demo.classroom.board import is_held_out
+    from mnist_demo.classroom.scores import is_held_out
     from mnist_demo.classroom.store import ClassStore
     from mnist_demo.serving.trainer import Budget
     from mnist_demo.ui.tabs.handwriting import add_class_drawings, examples_of, finetune_session

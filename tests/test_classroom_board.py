@@ -1,5 +1,6 @@
-"""The board's figures, on a real SQLite class store holding real MNIST test digits, checked
-against the shipped model's own one-drawing path (Predictor.predict_tensor)."""
+"""The board's figures (classroom/board.py, classroom/scores.py), on a real SQLite class store
+holding real MNIST test digits, checked against the shipped model's own one-drawing path
+(Predictor.predict_tensor)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_demo.classroom.board import (
-    HELD_OUT_PERCENT,
-    Board,
-    accuracy_of,
-    is_held_out,
-    ranked,
-)
+from mnist_demo.classroom.board import Board
 from mnist_demo.classroom.records import ClassLimits
+from mnist_demo.classroom.scores import HELD_OUT_PERCENT, accuracy_of, is_held_out, ranked
 from mnist_demo.classroom.store import ClassError, ClassStore
 from mnist_demo.data import denormalize
 from mnist_demo.recognition.inference import shipped_predictor

@@ -9,62 +9,22 @@ Pixels are never kept here; thumbnails are read from the store when a cell is op
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from mnist_demo.config import IMAGE_SIZE, MNIST
-from mnist_demo.data import normalize
-from mnist_demo.recognition.checkpoint import build_model
+from mnist_demo.classroom.scores import accuracy_of, is_held_out, run_predictor, score_pixels
+from mnist_demo.config import MNIST
 from mnist_demo.recognition.inference import Predictor, shipped_predictor
 
 DIGITS = 10
-# The share of the pool that no run of the class trains on and every run is scored on. Chosen by
-# a hash of the drawing's id, so it never changes as the pool grows and needs no stored column.
-HELD_OUT_PERCENT = 20
 # How many mistakes the board lists, the most confident first.
 MISTAKES_SHOWN = 12
-SCORE_BATCH = 512
 # Runs chosen on boards whose weights stay loaded (about 0.8 MB each).
 KEPT_RUNS = 16
-
-
-def is_held_out(drawing_id: int) -> bool:
-    """Whether a drawing is in the pool's held-out part (the same answer on every replica)."""
-    digest = hashlib.blake2b(str(int(drawing_id)).encode(), digest_size=2).digest()
-    return int.from_bytes(digest, "big") % 100 < HELD_OUT_PERCENT
-
-
-def score_pixels(predictor: Predictor, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``pixels`` (N, 28, 28) in [0, 1], the model's input before normalisation -> (the answer
-    (N,) int, its probability (N,) float) from ``predictor``'s served model, in batches."""
-    if len(pixels) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float64)
-    model = predictor.model  # The predictor's private eval-mode copy: read, never trained.
-    answers, confidences = [], []
-    with torch.inference_mode():
-        for start in range(0, len(pixels), SCORE_BATCH):
-            chunk = torch.from_numpy(np.asarray(pixels[start : start + SCORE_BATCH], np.float32))
-            inputs = normalize(chunk, predictor.spec).view(-1, 1, IMAGE_SIZE, IMAGE_SIZE)
-            probabilities = torch.softmax(model(inputs).double(), dim=1)
-            confidence, answer = probabilities.max(dim=1)
-            answers.append(answer.numpy())
-            confidences.append(confidence.numpy())
-    return np.concatenate(answers), np.concatenate(confidences)
-
-
-def accuracy_of(predictor: Predictor, drawings: list) -> float | None:
-    """The share of ``drawings`` (store Drawings) that ``predictor`` labels as the student did."""
-    if not drawings:
-        return None
-    answers, _ = score_pixels(predictor, np.stack([drawing.pixels for drawing in drawings]))
-    labels = np.array([drawing.label for drawing in drawings])
-    return float((answers == labels).mean())
 
 
 @dataclass(frozen=True)
@@ -259,25 +219,3 @@ class Board:
         accuracy = accuracy_of(run_predictor(self.store, run_id), held_out)
         self.store.set_pool_accuracy(run_id, accuracy)
         return accuracy
-
-
-def run_predictor(store, run_id: str) -> Predictor:
-    """A stored run's weights, served like a visitor's retrained model."""
-    return Predictor.from_model(run_model(store, run_id), MNIST.name)
-
-
-def run_model(store, run_id: str):
-    """A stored run's SmallCNN, rebuilt from its weights' own shapes."""
-    return build_model(store.run_state_dict(run_id), {})
-
-
-def ranked(runs: list) -> list:
-    """Runs best first: by their held-out pool score, then their MNIST test score (unscored
-    runs last)."""
-
-    def key(run) -> tuple:
-        pool = run.pool_accuracy if run.pool_accuracy is not None else -1.0
-        test = run.test_accuracy if run.test_accuracy is not None else -1.0
-        return (-pool, -test)
-
-    return sorted(runs, key=key)

@@ -18,7 +18,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from mnist_demo.classroom.board import ranked
+from mnist_demo.classroom.scores import ranked
 from mnist_demo.classroom.store import ClassError
 from mnist_demo.config import MNIST
 from mnist_demo.recognition.inference import shipped_predictor

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from mnist_demo.classroom.board import figures_of, ranked
+from mnist_demo.classroom.board import figures_of
 from mnist_demo.classroom.export import pool_zip, run_files
+from mnist_demo.classroom.scores import ranked
 from mnist_demo.classroom.store import ClassError
 from mnist_demo.serving.classes import REFUSED, shared_board
 from mnist_demo.serving.downloads import DOWNLOADS

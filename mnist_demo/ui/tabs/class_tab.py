@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from mnist_demo.classroom.board import run_model
+from mnist_demo.classroom.scores import run_model
 from mnist_demo.classroom.store import ClassError
 from mnist_demo.config import MNIST
 from mnist_demo.serving.classes import REFUSED, clean_nickname, join, shared_board
