@@ -261,6 +261,10 @@ def test_a_runs_record_and_weights_round_trip(store):
         store.run_state_dict("NoSuchRunId0")
     with pytest.raises(NoSuchRun):
         store.set_pool_accuracy("NoSuchRunId0", 0.5)
+    with pytest.raises(ValueError, match="only JSON values"):
+        store.add_run(code, nickname="", session="", kind="retrain", settings={"x": object()},
+                      curves={}, test_accuracy=None, state_dict={})  # fmt: skip
+    assert len(store.runs(code)) == 2
     with pytest.raises(ValueError, match="kind"):
         store.add_run(code, nickname="", session="", kind="pickle", settings={}, curves={},
                       test_accuracy=None, state_dict={})  # fmt: skip

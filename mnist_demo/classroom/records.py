@@ -6,12 +6,15 @@ Each error's message is one line that is safe to show a visitor: it names no cod
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
 from PIL import Image
+from safetensors.torch import save as save_safetensors
 
+from mnist_demo.classroom.keys import new_run_id
 from mnist_demo.classroom.schema import NICKNAME_LENGTH, SESSION_LENGTH, TITLE_LENGTH
 from mnist_demo.settings import CLASS_DRAWINGS, CLASS_RUNS, MAX_CLASSES, STUDENT_RATE
 
@@ -192,4 +195,34 @@ def drawing_values(
         "thumbnail_png": check_thumbnail(thumbnail_png),
         "nickname": clean_nickname(nickname),
         "session": clean_session(session),
+    }
+
+
+def as_json(value: object, what: str) -> dict:
+    """A run's settings or curves: a dict that JSON can hold (ValueError otherwise)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"a run's {what} must be a dict")
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        raise ValueError(f"a run's {what} must hold only JSON values") from None
+
+
+def run_values(code, nickname, session, kind, settings, curves, test_accuracy, state_dict) -> dict:
+    """A new run's columns, each checked; the weights as safetensors bytes (never a pickle)."""
+    weights = save_safetensors(
+        {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
+    )
+    return {
+        "id": new_run_id(),
+        "code": code,
+        "nickname": clean_nickname(nickname),
+        "session": clean_session(session),
+        "kind": check_kind(kind),
+        "settings": as_json(settings, "settings"),
+        "curves": as_json(curves, "curves"),
+        "test_accuracy": None if test_accuracy is None else float(test_accuracy),
+        "pool_accuracy": None,
+        "weights": weights,
+        "created": utc_now(),
     }

@@ -12,7 +12,6 @@ import threading
 
 import torch
 from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 from sqlalchemy import Engine, delete, func, select, update
 
 from mnist_demo.classroom import database, keys, queries
@@ -26,11 +25,11 @@ from mnist_demo.classroom.records import (
     NoSuchRun,
     RunRecord,
     WrongKey,
-    check_kind,
     clean_nickname,
     clean_session,
     clean_title,
     drawing_values,
+    run_values,
     utc_now,
 )
 from mnist_demo.classroom.schema import ClassRow, DrawingRow, RunRow
@@ -204,22 +203,9 @@ class ClassStore:
         test_accuracy: float | None,
         state_dict: dict,
     ) -> RunRecord:
-        weights = save_safetensors(
-            {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
+        values = run_values(
+            code, nickname, session, kind, settings, curves, test_accuracy, state_dict
         )
-        values = {
-            "id": keys.new_run_id(),
-            "code": code,
-            "nickname": clean_nickname(nickname),
-            "session": clean_session(session),
-            "kind": check_kind(kind),
-            "settings": dict(settings),
-            "curves": dict(curves),
-            "test_accuracy": None if test_accuracy is None else float(test_accuracy),
-            "pool_accuracy": None,
-            "weights": weights,
-            "created": utc_now(),
-        }
         with database.writing(self.engine) as connection:
             queries.lock_class(connection, code)
             queries.check_run_cap(connection, code, self.limits)
