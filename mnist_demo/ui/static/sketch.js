@@ -194,7 +194,10 @@ canvas.addEventListener("pointermove", (event) => {
   const from = current.points.length;
   for (const each of events.length ? events : [event]) current.points.push(point(each));
   paint(current, from);
-  if (performance.now() - lastPrediction >= PREDICT_EVERY_MS) predict();
+  // A number with touching digits may take the page longer to read: never more than a fifth
+  // of the stroke's time goes to answering while it is drawn (pointer-up always answers).
+  const every = Math.max(PREDICT_EVERY_MS, 4 * (latest.milliseconds || 0));
+  if (performance.now() - lastPrediction >= every) predict();
 });
 const end = () => {
   if (!current) return;
