@@ -44,6 +44,12 @@ STEPS = (
         "({tried} tried; faint lines), {reads} readings in all.",
     ),
     ("cuts_none", "6. Cuts", "No piece is wide enough to hold two digits."),
+    (
+        "cuts_off",
+        "6. Cuts",
+        "Not tried: one piece of ink is one digit unless Touching digits is ticked (or the pen "
+        "is still moving).",
+    ),
     # The digits, each read as a lone digit is.
     ("digits", "7. Digits", "{digits}, left to right: {number}."),
     ("lone", "7. Digits", "One digit: read as a lone digit is, the whole drawing."),

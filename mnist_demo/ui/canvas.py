@@ -57,6 +57,8 @@ PAD_HTML = f"""
     <button type="button" class="clear">Clear</button>
     <label><input type="checkbox" class="eraser"> Eraser</label>
     <label>Brush <input type="range" class="brush-size" min="8" max="40" value="22"></label>
+    <label title="Cut one piece of ink into touching digits (written apart, digits are always
+      read one by one)"><input type="checkbox" class="touching"> Touching digits</label>
   </div>
   <details class="splits">
     <summary>How it splits</summary>

@@ -148,10 +148,11 @@
     return pieces;
   }
 
-  function partsOf(piece, reader, found, s, median, splits) {
+  function partsOf(piece, reader, found, s, median, splits, cuts) {
     const mask = seg().pieceMask(found.grid, found.labels, piece);
     const whole = [[null, null]];
     if (mask.width <= s.split_aspect * mask.height || mask.height < s.fragment_fraction * median) return whole;
+    if (!cuts) return whole;  // A quick read while the pen moves: no piece is cut.
     if (mask.width <= s.force_aspect * mask.height) {
       const score = reader.score(piece, [null, null]);
       if (score === null || score >= Math.log(s.keep_above)) {
@@ -165,7 +166,9 @@
   }
 
   // read: {number, digits, verdict, reason, left_out, lone, steps}; ink as the canvas gives it.
-  function read(ink, height, width, payload, layers) {
+  // cuts: true, read.py's reading exactly; false (while the pen moves), no piece is cut;
+  // "pieces", pieces are cut only when there are several (one piece of ink stays one digit).
+  function read(ink, height, width, payload, layers, cuts = true) {
     const s = payload.extras.numbers, extras = payload.extras;
     let found;
     try {
@@ -189,10 +192,14 @@
     }
     const reader = makeReader(ink, height, width, found, payload, layers, s);
     const pieces = mergeClose(found.pieces, reader, s, steps.merges);
+    if (cuts === "pieces") cuts = pieces.length > 1;
+    steps.uncut = !cuts;
     const median = seg().median(pieces.map((p) => seg().heightOf(p.box)));
     const parts = [];
     for (const piece of pieces) {
-      for (const part of partsOf(piece, reader, found, s, median, steps.splits)) parts.push([piece, part]);
+      for (const part of partsOf(piece, reader, found, s, median, steps.splits, cuts)) {
+        parts.push([piece, part]);
+      }
     }
     steps.merged = pieces;
     steps.reads = reader.reads();

@@ -88,7 +88,7 @@
     list.push(steps.splits.length
       ? step("cuts", { wide: count(steps.splits.length, "wide"), whole: steps.splits.length - cutPieces,
         cut: cutPieces, tried: count(cuts.length, "cut"), reads: steps.reads }, boxes(steps.merged), cuts)
-      : step("cuts_none", {}, boxes(steps.merged)));
+      : step(steps.uncut ? "cuts_off" : "cuts_none", {}, boxes(steps.merged)));
     const digits = reading.digits.map((digit) => onGrid(grid, digit.box));
     list.push(reading.lone ? step("lone", {}, digits)
       : step("digits", { digits: count(reading.digits.length, "digit"), number: reading.number }, digits));

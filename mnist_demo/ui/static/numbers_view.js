@@ -120,10 +120,11 @@
   // Until the visitor clicks a digit, the least sure one; a click holds while the count holds.
   let shown = null, selected = 0, clicked = false;
 
-  // The drawing on the pad's canvas read as a number (null if the reader fails: one digit then).
-  function read(pixels, canvas, payload, layers) {
+  // The drawing on the pad's canvas read as a number (null if the reader fails: one digit then);
+  // cuts false while the pen moves (see numbers.js).
+  function read(pixels, canvas, payload, layers, cuts) {
     try {
-      return root.mnistNumbers.read(pixels, canvas.height, canvas.width, payload, layers);
+      return root.mnistNumbers.read(pixels, canvas.height, canvas.width, payload, layers, cuts);
     } catch (error) {
       console.warn("mnist-demo: reading the drawing as a number failed", error);
       return null;

@@ -10,10 +10,12 @@ const context = canvas.getContext("2d", { willReadFrequently: true });
 const readout = element.querySelector(".readout");
 const sizeInput = element.querySelector(".brush-size");
 const eraserInput = element.querySelector(".eraser");
+const touchingInput = element.querySelector(".touching");
 const wording = window.mnistWording;  // static/wording.js, run just before this script.
 const strokes = [];
 let current = null;
 let lastPrediction = 0;
+let quickMilliseconds = 0;  // What the last answer while drawing cost.
 let predictions = 0;  // How many answers the page has computed (for tests and benchmarks).
 let runtime = null;  // { layers, payload } once the scripts and the model are in.
 let taken = { text: null, payload: null };  // The last payload read, so it is parsed once.
@@ -81,25 +83,30 @@ function pictureHtml(picture) {
     `alt="The 28×28 image the model sees" style="max-width: 100%; height: auto;">`;
 }
 
-function predict() {
+// Answers the drawing. Quick (while the pen moves): no piece is cut into digits yet. One piece
+// of ink is cut into touching digits only when "Touching digits" is ticked; otherwise it is one
+// digit, read and shown as the pad always did.
+function predict(quick = false) {
   if (!runtime) return false;
   const { payload, layers } = runtime;
   const started = performance.now();
   const pixels = ink();
-  const reading = readNumber(pixels, payload, layers);
+  const cuts = quick ? false : touchingInput && touchingInput.checked ? true : "pieces";
+  const reading = readNumber(pixels, payload, layers, cuts);
   if (reading && !reading.lone) showNumber(reading, payload, started);
   else showDigit(reading, pixels, payload, layers, started);
   if (window.mnistNumberSteps) window.mnistNumberSteps.update(element, reading, payload.extras);
   lastPrediction = performance.now();
+  if (quick) quickMilliseconds = lastPrediction - started;
   predictions += 1;
   trigger("predicted");
   return true;
 }
 
 // A whole number (static/numbers.js), when the page has it and the payload its settings (MNIST).
-function readNumber(pixels, payload, layers) {
+function readNumber(pixels, payload, layers, cuts) {
   const view = window.mnistNumberView;
-  return view && payload.extras.numbers ? view.read(pixels, canvas, payload, layers) : null;
+  return view && payload.extras.numbers ? view.read(pixels, canvas, payload, layers, cuts) : null;
 }
 
 // One digit (or an empty pad): the display the pad always had, from the same preprocessing.
@@ -194,10 +201,10 @@ canvas.addEventListener("pointermove", (event) => {
   const from = current.points.length;
   for (const each of events.length ? events : [event]) current.points.push(point(each));
   paint(current, from);
-  // A number with touching digits may take the page longer to read: never more than a fifth
-  // of the stroke's time goes to answering while it is drawn (pointer-up always answers).
-  const every = Math.max(PREDICT_EVERY_MS, 4 * (latest.milliseconds || 0));
-  if (performance.now() - lastPrediction >= every) predict();
+  // A quick answer (no cuts); should it still be slow, never more than a fifth of the stroke's
+  // time goes to answering while it is drawn (pointer-up always answers in full).
+  const every = Math.max(PREDICT_EVERY_MS, 4 * quickMilliseconds);
+  if (performance.now() - lastPrediction >= every) predict(true);
 });
 const end = () => {
   if (!current) return;
@@ -206,6 +213,7 @@ const end = () => {
 };
 canvas.addEventListener("pointerup", end);
 canvas.addEventListener("pointercancel", end);
+if (touchingInput) touchingInput.addEventListener("change", () => { if (strokes.length) finished(); });
 element.querySelector(".undo").addEventListener("click", () => {
   strokes.pop();
   repaint();
