@@ -5,11 +5,16 @@ the reader's steps; a lone digit keeps the display it always had."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from mnist_demo.bench.browser_numbers import number_strokes
+from mnist_demo.numbers.read import read_number
 from mnist_demo.pictures import INPUT_SCALE
+from mnist_demo.recognition.inference import shipped_predictor
 from mnist_demo.serving.trainer import Budget
+from mnist_demo.ui.canvas import drawing_from_ink
 
 from .helpers import served_app
 from .test_browser import canvas_box, stroke
@@ -153,4 +158,32 @@ def test_how_it_splits_draws_the_steps_of_the_read(browser, app_url):
         "() => document.querySelectorAll('#sketch .digit-box').length === 3", timeout=10_000
     )
     assert "3 digits, left to right: 421" in steps.nth(6).inner_text()
+    page.close()
+
+
+ONE = [(0.25, 0.35), (0.25, 0.65)]
+ZERO = [
+    (0.45 + 0.15 * math.sin(2 * math.pi * k / 24), 0.5 - 0.15 * math.cos(2 * math.pi * k / 24))
+    for k in range(25)
+]
+
+
+def test_one_piece_is_cut_into_digits_only_when_touching_digits_is_ticked(browser, app_url):
+    page = open_app(browser, app_url)
+    ready(page)
+    box = canvas_box(page)
+    stroke(page, box, ONE)
+    stroke(page, box, ZERO)  # Over the 1: one piece of ink, wider than a digit.
+    page.wait_for_timeout(500)
+    assert page.locator("#sketch .digit-box").count() == 0  # One digit, as the pad always read.
+    page.locator("#sketch .touching").check()
+    page.wait_for_function("() => document.querySelectorAll('#sketch .digit-box').length >= 2")
+    shown = page.locator("#sketch .readout").inner_text().strip()
+    # Ticked, the page reads the drawing exactly as read_number does.
+    png = page.evaluate("() => document.querySelector('#sketch canvas').toDataURL('image/png')")
+    server = read_number(drawing_from_ink(png), shipped_predictor("mnist"))
+    assert len(server.digits) == page.locator("#sketch .digit-box").count()
+    assert shown.startswith(server.number), (shown, server.number)
+    page.locator("#sketch .touching").uncheck()
+    page.wait_for_function("() => document.querySelectorAll('#sketch .digit-box').length === 0")
     page.close()
