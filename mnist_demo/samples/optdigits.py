@@ -1,10 +1,11 @@
 """Other writers: the UCI optical digits (Alpaydin and Kaynak 1998), as scikit-learn bundles them.
 
-1,797 digits from writers who are not MNIST's, scanned another way: each normalised into a 32x32
-bitmap, whose 4x4 blocks were counted into 8x8 grey levels (0-16). Here each is blown up on a
-280 px canvas, black on white, in turn blocky (nearest neighbour) and smooth (bilinear), and read
-through the app's own path, as a visitor's upload would be. The even positions are the
-*validation* half (for choosing a training recipe), the odd ones the *reported* half.
+1,797 digits from 13 writers who are not MNIST's (the UCI set's test part), scanned another way:
+each normalised into a 32x32 bitmap, whose 4x4 blocks were counted into 8x8 grey levels (0-16).
+Here each is blown up on a 280 px canvas, black on white, in turn blocky (nearest neighbour) and
+smooth (bilinear), and read through the app's own path, as a visitor's upload would be. The even
+positions are the *validation* half (for choosing a training recipe), the odd ones the *reported*
+half.
 
 scikit-learn ships the data inside its wheel (no download); it is a test extra
 (``pip install -e '.[test]'``), asked for only when these digits are.

@@ -125,6 +125,10 @@ class TrainConfig:
     coarse_scans: bool = option(
         False, "also train on digits scanned at 8-16 px", flag="--coarse-scans", switch=True
     )
+    number_pieces: bool = option(
+        False, "also train on parts cut from composed numbers: halves and pairs as non-digits",
+        flag="--number-pieces", switch=True,
+    )  # fmt: skip
     # torch.manual_seed takes any 64-bit number; the form, the link and the API take the
     # same 0..2**31-1 (2**80 once reached the trainer and failed there).
     seed: int = option(
