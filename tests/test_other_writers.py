@@ -45,5 +45,6 @@ def test_the_shipped_model_reads_other_writers():
     from mnist_demo.honesty.report import other_writers_read
 
     report = other_writers_read(Predictor.from_checkpoint(shipped_weights_path("mnist")))
-    # Measured 92.4% (blocky 94.2%, smooth 90.6%) for the weights before number pieces.
-    assert report["count"] == 898 and report["right"] >= 0.92, report
+    # Measured 95.3% (blocky 95.1%, smooth 95.5%); the weights before (no optdigits-like scans in
+    # training) 92.4% (94.2% / 90.6%).
+    assert report["count"] == 898 and report["right"] >= 0.945, report

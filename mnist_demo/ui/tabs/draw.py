@@ -42,7 +42,7 @@ to spread its probabilities over all ten digits for them (*outlier exposure*). T
 reads its top probability against two thresholds stored with the weights: at or above "sure" it
 says **digit**, below "unsure" **not a digit**, and **unsure** in between. The thresholds were
 chosen on validation drawings and made-up non-digits, never on the test set; on held-out ones it
-doubts 97% of the non-digits and keeps 98.6% of drawn digits.
+doubts 96% of the non-digits and keeps 98.6% of drawn digits.
 
 What it cannot promise: a letter that looks like a digit (O, I, S, Z, b, g, q) is read as that
 digit, a new kind of drawing can still fool it, and one in twenty very blocky digits (scanned at
