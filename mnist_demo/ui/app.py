@@ -39,13 +39,16 @@ from mnist_demo.ui.tabs.retrain import build_retrain_tab
 from mnist_demo.ui.verdict_api import add_classify_api, add_read_number_api
 
 # Gradio runs at most launch(max_threads=...) queued calls at once, 40 by default, and a call
-# waiting in the trainer's line is running for Gradio: the line and the page's own group get
-# their places on top of those 40, so a full line never stops a prediction (docs/gradio.md).
+# waiting in the trainer's line is running for Gradio: the line, the page's own group and a
+# class's two groups get their places on top of those 40, so a full line or a class's burst
+# never stops a prediction (docs/gradio.md).
 GRADIO_WORKERS = 40
 # A class's submissions at once: each is a few milliseconds of database work and one small
-# prediction, and thirty students press at the same moment; with 4 at once and the group's 16
-# waiting places, a burst of thirty had a third of its drawings refused (mnist-demo bench class).
-CLASS_CONCURRENCY = 16
+# prediction, and thirty students press at the same moment. Gradio frees a call's place only
+# after it has sent the answer, so a student's next drawing can arrive while the last one still
+# holds its place: with 4 at once a burst of thirty had a third of its drawings refused, with 16
+# a few in 600 on PostgreSQL (mnist-demo bench class); 32 seats the whole class.
+CLASS_CONCURRENCY = 32
 BOARD_CONCURRENCY = 4  # Teachers' boards refreshing at once.
 
 
@@ -313,7 +316,11 @@ def launch_options() -> dict:
         "app_kwargs": {"middleware": [guard], "lifespan": lifespan(ledger)},
         "server_name": settings.SERVER_NAME.read(),
         "server_port": settings.SERVER_PORT.read(),
-        "max_threads": GRADIO_WORKERS + train_group + settings.PREDICT_CONCURRENCY.read(),
+        "max_threads": GRADIO_WORKERS
+        + train_group
+        + settings.PREDICT_CONCURRENCY.read()
+        + CLASS_CONCURRENCY
+        + BOARD_CONCURRENCY,
         "max_file_size": "5mb",
         "enable_monitoring": False,
         "show_error": True,
