@@ -7,7 +7,10 @@ Two tiers. Plain ``pytest`` runs the fast tier, what a contributor runs after ev
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,14 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "datasets"
 
 if not os.environ.get("MNIST_DEMO_DATA") and SHARED_DATA.is_dir():
     os.environ["MNIST_DEMO_DATA"] = str(SHARED_DATA)
+
+# A test that builds the app or the shared class store must not write classes/ into the clone,
+# nor into a host's own database: the suite's classes live in a folder of its own, removed at exit
+# (tests that need PostgreSQL start a throwaway server).
+os.environ.pop("MNIST_DEMO_DATABASE_URL", None)
+if not os.environ.get("MNIST_DEMO_CLASS_DIR"):
+    os.environ["MNIST_DEMO_CLASS_DIR"] = tempfile.mkdtemp(prefix="mnist-demo-classes-")
+    atexit.register(shutil.rmtree, os.environ["MNIST_DEMO_CLASS_DIR"], ignore_errors=True)
 
 
 FULL_ONLY = ("slow", "browser")
