@@ -68,7 +68,8 @@ def start_class(browser, url: str) -> tuple[str, str]:
     text = page.locator("#class-links").inner_text()
     join = re.search(r"(http\S+\?class=[\w-]+)(?=\s)", text).group(1)
     board = re.search(r"(http\S+#key=[\w-]+)", text).group(1)
-    assert page.get_by_role("tab", name="Class board").is_visible()
+    # The tab shows in the render after the links (same answer, another component): wait for it.
+    page.get_by_role("tab", name="Class board").wait_for(state="visible", timeout=10_000)
     page.close()
     return join, board
 
