@@ -12,13 +12,16 @@ from mnist_demo.data import Augmentation
 from mnist_demo.recognition.inference import Predictor
 from mnist_demo.samples import outliers
 from mnist_demo.samples.coarse import dilate
+from mnist_demo.samples.drawings import redraw
 from mnist_demo.samples.outliers import KINDS, fonts_for, non_digit, non_digits
 from mnist_demo.training.exposure import (
     COARSE_PROBABILITY,
     OUTLIER_RATIO,
     OUTLIER_WEIGHT,
+    STROKES_PROBABILITY,
     Exposure,
     coarse_pool,
+    strokes_pool,
 )
 from mnist_demo.training.loop import TrainConfig, TrainingRun
 
@@ -119,6 +122,39 @@ def test_coarse_scans_are_blocky_digits_of_their_own_class():
 def test_a_coarse_pool_takes_only_the_runs_own_training_images():
     small = coarse_pool("mnist", 500, 0, 100)  # Asked for 500 of the first 100: at most 100.
     assert len(small.images) <= 100
+
+
+def test_a_redrawn_digit_is_one_round_brush_inside_its_mask(mnist_test):
+    digit = mnist_test.images[0, 0].numpy() * MNIST.std + MNIST.mean
+    mask = redraw(digit, np.random.default_rng(3))
+    assert mask.dtype == np.uint8 and set(np.unique(mask)) == {0, 255}
+    assert not mask[0].any() and not mask[-1].any() and not mask[:, 0].any()
+    assert np.array_equal(mask, redraw(digit, np.random.default_rng(3)))
+    assert not np.array_equal(mask, redraw(digit, np.random.default_rng(4)))
+
+
+def test_drawn_strokes_are_digits_of_their_own_class_swapped_in():
+    pool = strokes_pool(300, 0, 1_000)
+    assert pool.images.shape[1:] == (1, 28, 28) and int(pool.counts.sum()) == len(pool.images)
+    model = Predictor.from_checkpoint(shipped_weights_path("mnist")).model.eval()
+    with torch.inference_mode():
+        read = model(pool.images).argmax(1)
+    labels = torch.repeat_interleave(torch.arange(10), pool.counts)
+    assert (read == labels).double().mean() > 0.9
+    assert len(strokes_pool(500, 0, 100).images) <= 100  # Only the run's own images.
+    exposure = Exposure(MNIST, None, None, Augmentation(), strokes=pool)
+    batch_labels = torch.arange(10).repeat(20)
+    mixed, n = exposure.mix(torch.zeros(200, 1, 28, 28), batch_labels, torch.Generator())
+    swapped = mixed.flatten(1).ne(0).any(1)
+    assert n == 200 and abs(swapped.double().mean() - STROKES_PROBABILITY) < 0.1
+    for image, label in zip(mixed[swapped], batch_labels[swapped], strict=True):
+        start, count = int(pool.starts[label]), int(pool.counts[label])
+        assert (pool.images[start : start + count] == image).flatten(1).all(1).any()
+
+
+def test_drawn_strokes_and_number_pieces_are_mnist_only():
+    with pytest.raises(ValueError, match="MNIST digits"):
+        Exposure.for_config(TrainConfig(dataset="fashion", drawn_strokes=True))
 
 
 @pytest.mark.slow

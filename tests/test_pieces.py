@@ -38,15 +38,18 @@ def test_a_clean_cut_is_its_digit():
 def test_a_pair_or_a_neighbours_stroke_is_not_a_digit():
     assert judge(part(5, 5, 35, 50), (0, 0), MASKS, "47", "4") == -1  # Both digits.
     assert judge(part(5, 5, 35, 38), (0, 0), MASKS, "47", "4") == -1  # A 4 and 8 columns of 7.
+    assert judge(part(5, 5, 35, 34), (0, 0), MASKS, "47", "4") == -1  # 4 columns: 17% extra.
     assert judge(part(5, 5, 35, 32), (0, 0), MASKS, "47", "4") is None  # 2 columns: in between.
 
 
-def test_a_half_is_not_a_digit_unless_it_reads_as_its_own_digit_or_as_a_1():
+def test_a_half_is_not_a_digit_unless_it_reads_as_its_own_digit_or_as_a_narrow_1():
     half = part(5, 5, 35, 16)  # 11 of the 4's 20 columns: 55% of its ink.
     assert judge(half, (0, 0), MASKS, "47", "2") == -1
     assert judge(half, (0, 0), MASKS, "47", "4") is None  # Read as a 4: harms no reading.
     assert judge(half, (0, 0), MASKS, "47", "1") is None  # A stem is a 1.
     assert judge(half, (0, 0), MASKS, "17", "2") is None  # Parts of a 1 are left out.
+    top = part(5, 5, 20, 25)  # The 4's top half: 20 wide, 15 tall, no stem.
+    assert judge(top, (0, 0), MASKS, "47", "1") == -1
 
 
 def test_narrow_and_empty_parts_are_left_out():

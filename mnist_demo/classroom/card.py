@@ -62,6 +62,8 @@ def data_lines(settings: dict, kind: str) -> list[str]:
         ("augment", "random rotation, scale, shift and stroke width"),
         ("outlier_exposure", "synthetic non-digits pushed to 'not a digit'"),
         ("coarse_scans", "digits scanned at 8-16 px"),
+        ("drawn_strokes", "digits redrawn with a round brush, as the pad draws them"),
+        ("number_pieces", "halves and pairs cut from composed numbers as non-digits"),
     ]
     lines += [f"- With {what}." for name, what in extras if settings.get(name)]
     if kind == "finetune":

@@ -135,6 +135,28 @@ def place_segments(
     return points.reshape(segments.shape), round(extent[0] * scale + width), width
 
 
+# Training redraws (mnist_demo.training.exposure): the digit's height in pixels and the brush's
+# diameter as a fraction of it, wider than the numbers the benchmark draws (0.05-0.14).
+REDRAW_HEIGHT = (40, 160)
+REDRAW_BRUSH = (0.035, 0.17)
+
+
+def redraw(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 28x28 digit in [0, 1] thinned and redrawn with one round brush of random width, slant,
+    stretch and size: a 0/255 ink mask, the digit's box plus a margin."""
+    segments = skeleton_segments(digit)
+    angle = np.deg2rad(rng.uniform(-8, 8))
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    points = segments.reshape(-1, 2) @ rotation.T * (1.0, rng.uniform(0.85, 1.15))
+    points -= points.min(0)
+    height = rng.uniform(*REDRAW_HEIGHT)
+    width = max(2, round(rng.uniform(*REDRAW_BRUSH) * height))
+    points *= (height - width) / max(points[:, 0].max(), 1e-6)
+    points += width
+    size = np.ceil(points.max(0) + width * 2).astype(int)
+    return render(points.reshape(segments.shape), (int(size[0]), int(size[1])), width)
+
+
 def dress(mask: np.ndarray, convention: str, rng: np.random.Generator) -> Any:
     """Turn a 0/255 ink mask into an image in the named colour convention."""
     ink = mask > 0

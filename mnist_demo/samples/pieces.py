@@ -9,9 +9,10 @@ and each part it reads is told apart by the ink it holds, from the digits' own b
 - a **digit**: at least ``DIGIT_COVER`` of one digit's ink and at most ``DIGIT_EXTRA`` of ink from
   elsewhere (a clean cut), labelled with that digit;
 - **not a digit**: under ``HALF_COVER`` of its digit's ink (a half) that the model reads as
-  another digit, or a digit with over ``EXTRA_SHARE`` of the part's ink from its neighbour (a
-  pair, or a neighbour's stroke left in); narrow parts and halves read as 1 (a stem is a 1) and
-  parts of a 1 are left out, as is everything between.
+  another digit, or as a 1 while at least ``HALF_ONE_ASPECT`` of its height wide (half a 0 is
+  no stem), or a digit with over ``EXTRA_SHARE`` of the part's ink from its neighbour (a pair,
+  a 1 stuck to its neighbour, or a neighbour's stroke left in); narrow parts and parts of a 1
+  are left out, as is everything between.
 
 Training pushes the non-digits toward uniform, as it does the made-up ones (outlier exposure), so
 that the cut scores mean more; the digits are swapped into batches like coarse scans.
@@ -40,8 +41,9 @@ from mnist_demo.samples.numbers import GAPS, LENGTHS, NumberDrawing, compose_num
 DIGIT_COVER = 0.93
 DIGIT_EXTRA = 0.05
 HALF_COVER = 0.6
-EXTRA_SHARE = 0.25
+EXTRA_SHARE = 0.15
 MIN_ASPECT = 0.35  # A non-digit narrower than this for its height would be a 1.
+HALF_ONE_ASPECT = 0.5  # A half read as 1 at least this wide for its height is no digit.
 INK_LEVEL = 64  # Ink above this level counts as the part's.
 PER_NUMBER = 10  # At most this many non-digits from one number.
 # Harvesting explores every wide piece's cuts (never kept whole for being read surely), within a
@@ -86,8 +88,8 @@ def judge(
 ) -> int | None:
     """The digit a part is (0-9), -1 if it is not a digit, None if it is neither clearly.
 
-    A half that the model reads as its own digit (a 2 short of its tail) or as a 1 (a stem) is
-    left out: it harms no reading, and a 1 is a stroke."""
+    A half that the model reads as its own digit (a 2 short of its tail) or as a narrow 1 (a
+    stem) is left out: it harms no reading, and a 1 is a stroke."""
     part = cut > INK_LEVEL
     total = int(part.sum())
     if total == 0:
@@ -106,7 +108,8 @@ def judge(
         return None
     if extra > EXTRA_SHARE:
         return -1
-    if covers[best] < HALF_COVER and read_as not in (label[best], "1"):
+    stem = read_as == "1" and width < HALF_ONE_ASPECT * height
+    if covers[best] < HALF_COVER and read_as != label[best] and not stem:
         return -1
     return None
 

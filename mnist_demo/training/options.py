@@ -125,6 +125,10 @@ class TrainConfig:
     coarse_scans: bool = option(
         False, "also train on digits scanned at 8-16 px", flag="--coarse-scans", switch=True
     )
+    drawn_strokes: bool = option(
+        False, "also train on digits redrawn with a round brush, as the pad draws them",
+        flag="--drawn-strokes", switch=True,
+    )  # fmt: skip
     number_pieces: bool = option(
         False, "also train on parts cut from composed numbers: halves and pairs as non-digits",
         flag="--number-pieces", switch=True,
