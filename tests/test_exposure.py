@@ -99,21 +99,30 @@ def test_a_batch_gets_outliers_appended_and_their_loss_pulls_toward_uniform(mnis
 
 def test_coarse_scans_are_blocky_digits_of_their_own_class():
     pool = coarse_pool("mnist", 300, 0, 1_000)
+    # Labelled right: the shipped model reads most of them.
+    assert read_right(pool) > 0.7
+    # A batch's chosen digits are swapped for scans of the same class, the rest kept.
+    assert_swapped_in(Exposure(MNIST, None, pool, Augmentation()), pool, COARSE_PROBABILITY)
+
+
+def read_right(pool) -> float:
+    """How much of a pool (grouped by class, every class present) the shipped model reads right."""
     assert pool.images.shape[1:] == (1, 28, 28) and int(pool.counts.sum()) == len(pool.images)
     assert pool.counts.min() > 0 and torch.equal(pool.starts[1:], pool.counts.cumsum(0)[:-1])
-    # Labelled right: the shipped model, never trained on scans, reads most of them.
     model = Predictor.from_checkpoint(shipped_weights_path("mnist")).model.eval()
     with torch.inference_mode():
         read = model(pool.images).argmax(1)
     labels = torch.repeat_interleave(torch.arange(10), pool.counts)
-    assert (read == labels).double().mean() > 0.7
-    # A batch's chosen digits are swapped for scans of the same class, the rest kept.
-    exposure = Exposure(MNIST, None, pool, Augmentation())
+    return float((read == labels).double().mean())
+
+
+def assert_swapped_in(exposure, pool, probability) -> None:
+    """About ``probability`` of a batch's digits are swapped for the pool's, same class."""
     batch_labels = torch.arange(10).repeat(20)
     images = torch.zeros(200, 1, 28, 28)
     mixed, n = exposure.mix(images, batch_labels, torch.Generator().manual_seed(0))
     swapped = mixed.flatten(1).ne(0).any(1)
-    assert n == 200 and abs(swapped.double().mean() - COARSE_PROBABILITY) < 0.1
+    assert n == 200 and abs(swapped.double().mean() - probability) < 0.1
     for image, label in zip(mixed[swapped], batch_labels[swapped], strict=True):
         start, count = int(pool.starts[label]), int(pool.counts[label])
         assert (pool.images[start : start + count] == image).flatten(1).all(1).any()
@@ -135,21 +144,10 @@ def test_a_redrawn_digit_is_one_round_brush_inside_its_mask(mnist_test):
 
 def test_drawn_strokes_are_digits_of_their_own_class_swapped_in():
     pool = strokes_pool(300, 0, 1_000)
-    assert pool.images.shape[1:] == (1, 28, 28) and int(pool.counts.sum()) == len(pool.images)
-    model = Predictor.from_checkpoint(shipped_weights_path("mnist")).model.eval()
-    with torch.inference_mode():
-        read = model(pool.images).argmax(1)
-    labels = torch.repeat_interleave(torch.arange(10), pool.counts)
-    assert (read == labels).double().mean() > 0.9
+    assert read_right(pool) > 0.9
     assert len(strokes_pool(500, 0, 100).images) <= 100  # Only the run's own images.
     exposure = Exposure(MNIST, None, None, Augmentation(), strokes=pool)
-    batch_labels = torch.arange(10).repeat(20)
-    mixed, n = exposure.mix(torch.zeros(200, 1, 28, 28), batch_labels, torch.Generator())
-    swapped = mixed.flatten(1).ne(0).any(1)
-    assert n == 200 and abs(swapped.double().mean() - STROKES_PROBABILITY) < 0.1
-    for image, label in zip(mixed[swapped], batch_labels[swapped], strict=True):
-        start, count = int(pool.starts[label]), int(pool.counts[label])
-        assert (pool.images[start : start + count] == image).flatten(1).all(1).any()
+    assert_swapped_in(exposure, pool, STROKES_PROBABILITY)
 
 
 def test_drawn_strokes_and_number_pieces_are_mnist_only():
