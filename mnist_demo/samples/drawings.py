@@ -136,10 +136,10 @@ def place_segments(
 
 
 # Training redraws (mnist_demo.training.exposure): the digit's height in pixels and the brush's
-# diameter as a fraction of it, wider than the numbers the benchmark draws (0.05-0.14). Up to
-# 0.25 was tried (two seeds): the same figures on numbers, and no better at a thick 1 with a flag.
+# diameter as a fraction of it. Wider than the numbers the benchmark draws (0.05-0.14): a number's
+# digits are drawn small with the pad's one brush, so a fifth of their height is common.
 REDRAW_HEIGHT = (40, 160)
-REDRAW_BRUSH = (0.035, 0.17)
+REDRAW_BRUSH = (0.035, 0.25)
 
 
 def redraw(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
