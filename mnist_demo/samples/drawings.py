@@ -142,20 +142,26 @@ REDRAW_HEIGHT = (40, 160)
 REDRAW_BRUSH = (0.035, 0.25)
 
 
-def redraw(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 28x28 digit in [0, 1] thinned and redrawn with one round brush of random width, slant,
-    stretch and size: a 0/255 ink mask, the digit's box plus a margin."""
+def shaped(digit: np.ndarray, rng: np.random.Generator, height: float, brush: int) -> np.ndarray:
+    """A digit's skeleton slanted, stretched and scaled to ``height`` pixels of ink, brush
+    included, with its ink box's top-left corner at (0, 0): (K, 2, 2) segments."""
     segments = skeleton_segments(digit)
     angle = np.deg2rad(rng.uniform(-8, 8))
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     points = segments.reshape(-1, 2) @ rotation.T * (1.0, rng.uniform(0.85, 1.15))
     points -= points.min(0)
+    points *= (height - brush) / max(points[:, 0].max(), 1e-6)
+    return (points + brush / 2).reshape(segments.shape)
+
+
+def redraw(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 28x28 digit in [0, 1] thinned and redrawn with one round brush of random width, slant,
+    stretch and size: a 0/255 ink mask, the digit's box plus a margin."""
     height = rng.uniform(*REDRAW_HEIGHT)
     width = max(2, round(rng.uniform(*REDRAW_BRUSH) * height))
-    points *= (height - width) / max(points[:, 0].max(), 1e-6)
-    points += width
-    size = np.ceil(points.max(0) + width * 2).astype(int)
-    return render(points.reshape(segments.shape), (int(size[0]), int(size[1])), width)
+    segments = shaped(digit, rng, height, width) + width / 2
+    size = np.ceil(segments.reshape(-1, 2).max(0) + width * 1.5).astype(int)
+    return render(segments, (int(size[0]), int(size[1])), width)
 
 
 def dress(mask: np.ndarray, convention: str, rng: np.random.Generator) -> Any:

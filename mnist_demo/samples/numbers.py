@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from mnist_demo.data import denormalize, load_split
-from mnist_demo.samples.drawings import CONVENTIONS, dress, render, skeleton_segments
+from mnist_demo.samples.drawings import CONVENTIONS, dress, render, shaped
 
 # Gap between one digit's box and the next, brush included, in fractions of the number's height.
 GAPS = {"clear": (0.15, 0.6), "touching": (-0.15, 0.0)}
@@ -52,18 +52,6 @@ class NumberDrawing:
     def ink(self) -> np.ndarray:
         """The whole number's ink mask (0/255), whatever the convention of ``image``."""
         return np.maximum.reduce([self.digit_alone(i) for i in range(len(self.label))])
-
-
-def shaped(digit: np.ndarray, rng: np.random.Generator, height: float, brush: int) -> np.ndarray:
-    """A digit's skeleton slanted, stretched and scaled to ``height`` pixels of ink, brush
-    included, with its ink box's top-left corner at (0, 0): (K, 2, 2) segments."""
-    segments = skeleton_segments(digit)
-    angle = np.deg2rad(rng.uniform(-8, 8))
-    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    points = segments.reshape(-1, 2) @ rotation.T * (1.0, rng.uniform(0.85, 1.15))
-    points -= points.min(0)
-    points *= (height - brush) / max(points[:, 0].max(), 1e-6)
-    return (points + brush / 2).reshape(segments.shape)
 
 
 def compose_number(
