@@ -8,8 +8,10 @@ A piece wider than ``split_aspect`` times its height may hold several digits. Th
    path (a drop falling from the top, sliding around ink, cutting through only when stuck;
    Congedo et al. 1995), which follows the gap between slanted neighbours.
 3. :func:`best_parts`: every way of cutting the piece at those cuts into plausible parts, scored
-   by the sum of the model's log top probability over its parts, less ``cut_cost`` per part;
-   the best way wins. Keeping the piece whole is one of the ways when it is not too wide.
+   by the sum of the model's log top probability over its parts, less ``cut_cost`` per part and
+   :func:`sever_cost` per cut (a cut through a loop goes through two strokes, where touching
+   digits meet in one); the best way wins. Keeping the piece whole is one of the ways when it is
+   no wider than ``whole_max_part`` heights.
 
 The model is reached only through a ``score`` callback, so that these steps stay pure.
 """
@@ -84,6 +86,25 @@ def valleys(mask: np.ndarray, settings: SegmentSettings = SETTINGS) -> list[int]
             if len(chosen) == wanted:
                 break
     return chosen
+
+
+def severed(mask: np.ndarray, cut: Cut) -> int:
+    """How many strokes a cut goes through: runs of consecutive rows where the cells on both
+    sides of the cut are ink. Two touching digits meet in one stroke or none; a cut through a
+    loop (a 0 cut into two "1"s) goes through two."""
+    height, width = mask.shape
+    columns = np.asarray(cut.columns)
+    inside = (columns > 0) & (columns < width)
+    rows = np.arange(height)
+    left, right = np.clip(columns - 1, 0, width - 1), np.clip(columns, 0, width - 1)
+    through = inside & mask[rows, left] & mask[rows, right]
+    return int(np.count_nonzero(through[1:] & ~through[:-1]) + through[0])
+
+
+def sever_cost(mask: np.ndarray, cut: Cut, settings: SegmentSettings = SETTINGS) -> float:
+    """What a cut costs in log-probability: ``sever_cost`` for each stroke it goes through
+    beyond ``sever_free`` (the one where two touching digits meet)."""
+    return settings.sever_cost * max(0, severed(mask, cut) - settings.sever_free)
 
 
 def even_parts(mask: np.ndarray, settings: SegmentSettings = SETTINGS) -> list[Part]:
@@ -167,10 +188,11 @@ def plausible(mask: np.ndarray, part: Part, settings: SegmentSettings = SETTINGS
     rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if len(rows) == 0:
         return False
+    widest = settings.whole_max_part if part == (None, None) else settings.max_part
     height, width = rows[-1] - rows[0] + 1, columns[-1] - columns[0] + 1
     return (
         height >= settings.part_min_height * mask.shape[0]
-        and settings.min_part * height <= width <= settings.max_part * height
+        and settings.min_part * height <= width <= widest * height
     )
 
 
@@ -189,6 +211,7 @@ def best_parts(
     cuts: list[Cut | None] = [None, *candidate_cuts(mask, settings), None]
     unread = False
     middles = [-math.inf, *(cut.middle for cut in cuts[1:-1]), math.inf]
+    costs = [0.0, *(sever_cost(mask, cut, settings) for cut in cuts[1:-1]), 0.0]
     best: list[tuple[float, list[Part]] | None] = [(0.0, [])] + [None] * (len(cuts) - 1)
     for end in range(1, len(cuts)):
         for start in range(end):
@@ -201,7 +224,7 @@ def best_parts(
             if value is None:
                 unread = True
                 continue
-            total = best[start][0] + value - settings.cut_cost
+            total = best[start][0] + value - settings.cut_cost - costs[end]
             if best[end] is None or total > best[end][0]:
                 best[end] = (total, [*best[start][1], part])
     if best[-1] is not None:

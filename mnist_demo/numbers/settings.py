@@ -44,15 +44,20 @@ class SegmentSettings:
     # model reads it whole with at least keep_above (a 5 with a long bar) and it is no wider
     # than force_aspect times its height. Chosen on numbers of training digits.
     split_aspect: float = 0.9
-    keep_above: float = 0.98
+    keep_above: float = 0.995
     force_aspect: float = 2.0
     # Cutting: each part is at least part_min_height of its piece's height (not a sliver of a
-    # stroke) and between min_part and max_part of its own height wide; each part costs
-    # cut_cost in log-probability (0: the model's sureness alone decides).
+    # stroke) and between min_part and max_part of its own height wide (the piece kept whole:
+    # up to whole_max_part, a wide 7 or 5); each part costs cut_cost in log-probability, and each
+    # cut sever_cost per stroke it goes through beyond sever_free (touching digits meet in one
+    # stroke; a cut through a 0's loop goes through two, and its halves read as "1"s).
     part_min_height: float = 0.65
     min_part: float = 0.08
     max_part: float = 1.4
+    whole_max_part: float = 1.8
     cut_cost: float = 0.0
+    sever_cost: float = 0.5
+    sever_free: int = 1
     # Valleys of the column projection (no column within cut_spacing heights has less ink) tried
     # as cut places, per expected digit; at each, a straight cut and a drop falling from the top
     # and from the bottom, which slides around ink at most drop_drift heights from its valley.

@@ -125,8 +125,23 @@
     }
     if (top < 0) return false;
     const h = bottom - top + 1, w = right - left + 1;
-    return h >= s.part_min_height * height && s.min_part * h <= w && w <= s.max_part * h;
+    const widest = !part[0] && !part[1] ? s.whole_max_part : s.max_part;
+    return h >= s.part_min_height * height && s.min_part * h <= w && w <= widest * h;
   }
+
+  // severed: runs of consecutive rows where the cells on both sides of the cut are ink.
+  function severed(mask, cut) {
+    const { cells, height, width } = mask;
+    let count = 0, before = false;
+    for (let y = 0; y < height; y++) {
+      const c = cut.columns[y];
+      const through = c > 0 && c < width && cells[y * width + c - 1] === 1 && cells[y * width + c] === 1;
+      if (through && !before) count++;
+      before = through;
+    }
+    return count;
+  }
+  const severCost = (mask, cut, s) => s.sever_cost * Math.max(0, severed(mask, cut) - s.sever_free);
 
   // best_parts: score(part) is the model's log top probability, or null once out of budget.
   // Also returns every cut tried, for the "How it splits" panel.
@@ -134,6 +149,7 @@
     const candidates = candidateCuts(mask, s);
     const cuts = [null, ...candidates, null];
     const middles = [-Infinity, ...candidates.map((cut) => cut.middle), Infinity];
+    const costs = [0, ...candidates.map((cut) => severCost(mask, cut, s)), 0];
     const best = [[0, []], ...new Array(cuts.length - 1).fill(null)];
     let unread = false;
     for (let end = 1; end < cuts.length; end++) {
@@ -143,7 +159,7 @@
         if (!plausible(mask, part, s)) continue;
         const value = score(part);
         if (value === null) { unread = true; continue; }
-        const total = best[start][0] + value - s.cut_cost;
+        const total = best[start][0] + value - s.cut_cost - costs[end];
         if (best[end] === null || total > best[end][0]) best[end] = [total, [...best[start][1], part]];
       }
     }
@@ -152,5 +168,5 @@
     return { parts, candidates };
   }
 
-  root.mnistNumberCuts = { bestParts, candidateCuts, valleys, inside, plausible };
+  root.mnistNumberCuts = { bestParts, candidateCuts, valleys, inside, plausible, severed };
 })(typeof window !== "undefined" ? window : globalThis);
