@@ -130,6 +130,7 @@ def test_bench_numbers_reports_each_set_side_by_side():
         figures = report[name]
         for key in ("whole_number_accuracy", "digit_count_accuracy", "digit_accuracy_alone"):
             assert 0 <= figures[key] <= 1
+        assert figures["digit_accuracy_as_scanned"] > 0.5  # Four MNIST test numbers, read.
         assert figures["ms_per_number_p95"] >= figures["ms_per_number_p50"] > 0
 
 
