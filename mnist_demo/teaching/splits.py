@@ -41,7 +41,8 @@ STEPS = (
         "cuts",
         "6. Cuts",
         "{wide}: {whole} read whole with confidence, {cut} cut where the network is surest "
-        "({tried} tried; faint lines), {reads} readings in all.",
+        "and the cut goes through few strokes (a 0 cut in two is two sure 1s, but its loop is "
+        "cut twice) ({tried} tried; faint lines), {reads} readings in all.",
     ),
     ("cuts_none", "6. Cuts", "No piece is wide enough to hold two digits."),
     (
