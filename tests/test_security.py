@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -429,6 +430,24 @@ def test_bad_requests_get_one_line_without_paths_or_tracebacks(server, url, http
         assert "/tmp" not in message and str(tmp_path) not in message and " at 0x" not in message
     log = capfd.readouterr()
     assert "Traceback" not in log.out + log.err
+
+
+def test_a_flood_of_refused_requests_costs_the_hosts_log_one_line(separate, http):
+    url, _, log = separate
+
+    def told() -> list[str]:
+        return [line for line in log.read_text(errors="replace").splitlines() if "refused " in line]
+
+    before = len(told())
+    for _ in range(50):
+        answer = http.post(f"{url}/gradio_api/call/nosuch", json={"data": []})
+        assert answer.status_code == 404
+    time.sleep(0.5)  # The last line reaches the file.
+    lines = told()
+    print(f"refusal lines: {before} before, {len(lines)} after 50 refusals:", lines[-1:])
+    assert lines and len(lines) - before <= 1  # Told, and told once a minute at most.
+    counts = r"\((\d+ × [\d,]+(, )?)+\)"
+    assert re.search(rf"refused [\d,]+ requests? in the last \d+ s {counts}", lines[-1])
 
 
 def test_files_written_for_visitors_are_removed_at_shutdown(tmp_path):

@@ -10,7 +10,8 @@
   against one ``max_size``, so 64 cheap Evaluate calls once had every visitor's prediction
   refused for 30 s.
 - A call naming no function (a bad ``fn_index``, ``/call/nosuch``) gets a one-line 404, and any
-  unexpected error a one-line 500: no traceback per request in the log, nothing internal sent.
+  unexpected error a one-line 500: no traceback per request in the log, nothing internal sent;
+  refusals are counted and logged, one line a minute at most (:mod:`.lines`).
 - Every answer carries the headers a public page should send
   (:func:`mnist_demo.ui.guards.policy.security_headers`).
 """
@@ -27,13 +28,12 @@ from collections import Counter, OrderedDict
 from pathlib import Path
 
 from mnist_demo.ui.guards.limits import Limits
+from mnist_demo.ui.guards.lines import RefusalLog, one_line, shown
 from mnist_demo.ui.guards.policy import PAGE_GROUP, shares
 
 logger = logging.getLogger(__name__)
 API = "/gradio_api"
 CALL_PATH = re.compile(rf"^{API}/call/(?:v2/)?([^/]+)/?$")
-# What a client's value may add to a message or a log line.
-SHOWN_CHARACTERS = 200
 
 
 class Answer(Exception):
@@ -105,6 +105,7 @@ class RequestGuard:
         self.headers = list(headers)
         # Calls admitted to a group whose join has not reached Gradio's queue yet.
         self.joining: Counter[str] = Counter()
+        self.refusals = RefusalLog()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -132,6 +133,7 @@ class RequestGuard:
             else:
                 await self.app(scope, receive, tracked_send)
         except Answer as answer:
+            self.refusals.refused(answer.status, scope["path"])
             if not started:
                 await plain(tracked_send, answer.status, str(answer))
         except Exception as error:  # noqa: BLE001 (one line in the log, none of it to the client)
@@ -190,12 +192,11 @@ class RequestGuard:
         if queue.max_size is None:
             return
         waiting = Counter(self.joining)
-        for name, events in list(queue.event_queue_per_concurrency_id.items()):
-            waiting[name] += len(events.queue)
         # A call that a free seat of its group will start on the queue's next turn (it polls)
         # does not wait: without this, thirty students pressing at once were refused with
         # seats to spare (mnist-demo bench class).
         for name, events in list(queue.event_queue_per_concurrency_id.items()):
+            waiting[name] += len(events.queue)
             if events.concurrency_limit is None:
                 waiting[name] = 0
             else:
@@ -281,19 +282,3 @@ async def plain(send, status: int, text: str) -> None:
         headers.append((b"retry-after", b"5"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def shown(value) -> str:
-    """A client's value as a message may quote it: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= SHOWN_CHARACTERS else f"{text[:SHOWN_CHARACTERS]}…"
-
-
-def one_line(error: BaseException | str, limit: int = SHOWN_CHARACTERS) -> str:
-    """An error (or a message) on one line, at most ``limit`` characters of its text."""
-    text = " ".join(str(error).split())
-    if len(text) > limit:
-        text = f"{text[:limit]}…"
-    if isinstance(error, str):
-        return text
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__

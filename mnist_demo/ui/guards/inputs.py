@@ -16,7 +16,7 @@ import re
 
 import gradio as gr
 
-from mnist_demo.ui.guards.http import one_line
+from mnist_demo.ui.guards.lines import one_line
 
 logger = logging.getLogger(__name__)
 # Gradio's wrapper for an input that failed to convert names its place in this form.

@@ -29,8 +29,8 @@ from mnist_demo.serving.session import Session
 from mnist_demo.serving.trainer import Budget, TrainerBusy
 from mnist_demo.training.loop import TrainingDiverged
 from mnist_demo.training.options import BUTTON_PRESETS, CONTROLS, PRESETS, config_from_values
-from mnist_demo.ui.guards.http import one_line
 from mnist_demo.ui.guards.limits import Limits
+from mnist_demo.ui.guards.lines import one_line
 from mnist_demo.ui.guards.sessions import ListenerWatch
 from mnist_demo.ui.notes import problem
 from mnist_demo.ui.page_files import static_text
